@@ -1,0 +1,40 @@
+"""microsim: a Python simulator of a Zircon-like microkernel whose object types are plugins.
+
+    from microsim import Kernel, ZxError, zx
+
+    with Kernel(seed=1) as kernel:
+        proc = kernel.create_process("demo")
+        vmo = proc.zx.vmo_create(4096, 0)
+        dup = proc.zx.handle_duplicate(vmo, zx.ZX_RIGHT_READ)
+"""
+
+from microsim import zx
+from microsim.errors import Deadlock, KernelPanic, MemoryFault, MicrosimError, PluginError, ZxError
+from microsim.handle import Handle
+from microsim.hookspecs import hookimpl, hookspec
+from microsim.kernel import InfoList, Kernel
+from microsim.object import KernelObject, PeeredObject, SignalObserver
+from microsim.process import Process
+from microsim.sched import Thread
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Deadlock",
+    "Handle",
+    "InfoList",
+    "Kernel",
+    "KernelObject",
+    "KernelPanic",
+    "MemoryFault",
+    "MicrosimError",
+    "PeeredObject",
+    "PluginError",
+    "Process",
+    "SignalObserver",
+    "Thread",
+    "ZxError",
+    "hookimpl",
+    "hookspec",
+    "zx",
+]

@@ -1,0 +1,347 @@
+"""The core plugin: handle, object, signal, wait and clock syscalls, and the core types.
+
+It is registered like any other plugin (under the name "core"), before all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from microsim import vmar as _vmar
+from microsim import zx
+from microsim.errors import ZxError
+from microsim.handle import Handle
+from microsim.hookspecs import hookimpl
+from microsim.kernel import InfoList
+from microsim.object import KernelObject
+from microsim.process import Process
+from microsim.sched import SignalWait, Thread, Wait
+from microsim.syscall import arg_bytes, arg_i64, arg_u32
+
+_SAME = zx.ZX_RIGHT_SAME_RIGHTS
+_DUP = zx.ZX_RIGHT_DUPLICATE
+_INVALID_ARGS = zx.ZX_ERR_INVALID_ARGS
+_BAD_HANDLE = zx.ZX_ERR_BAD_HANDLE
+
+
+# --------------------------------------------------------------------------- handles
+def sys_handle_duplicate(p: Process, handle: int, rights: int) -> int:
+    """zx_handle_duplicate: a new handle to the same object with `rights` (or the same)."""
+    h = p.handles.get(handle) if type(handle) is int else None
+    if h is None:
+        raise ZxError(_BAD_HANDLE)
+    if not h.rights & _DUP:
+        raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
+    if rights == _SAME and type(rights) is int:
+        new_rights = h.rights
+    else:
+        rights = arg_u32(rights)
+        if rights & h.rights != rights:
+            raise ZxError(_INVALID_ARGS, "rights must be a subset of the handle's rights")
+        new_rights = rights
+    return p.kernel.new_handle(p, h.obj, new_rights, "duplicate")
+
+
+def sys_handle_replace(p: Process, handle: int, rights: int) -> int:
+    """zx_handle_replace: swap a handle for one with fewer rights.
+
+    As in Zircon, the source handle is gone even when the new rights are not a subset
+    (ZX_ERR_INVALID_ARGS): `HandleDup.ReplaceFailureBothInvalid`.
+    """
+    h = p.handle(handle)
+    if not (rights == _SAME and type(rights) is int):
+        arg_u32(rights)
+    k = p.kernel
+    if k.mem.armed:
+        k.mem.alloc("handle")
+    new_rights = h.rights if rights == _SAME else rights
+    p.take_handle(handle, "replace")
+    if new_rights & h.rights != new_rights:
+        k.close_handle(h)
+        raise ZxError(_INVALID_ARGS, "rights must be a subset of the handle's rights")
+    # The object keeps its count: the new handle takes the old one's place.
+    return p.add_handle(Handle(h.obj, new_rights), "replace")
+
+
+def sys_handle_close(p: Process, handle: int) -> None:
+    """zx_handle_close: close a handle (ZX_HANDLE_INVALID is accepted and ignored)."""
+    if handle == zx.ZX_HANDLE_INVALID and type(handle) is int:
+        return None
+    h = p.take_handle(handle, "close")
+    p.kernel.close_handle(h)
+    return None
+
+
+def sys_handle_close_many(p: Process, handles: list[int]) -> None:
+    """zx_handle_close_many: close every valid handle; BAD_HANDLE if any was bad."""
+    if not isinstance(handles, (list, tuple)):
+        raise ZxError(_INVALID_ARGS, "expected a list of handle values")
+    bad = False
+    for value in handles:
+        if value == zx.ZX_HANDLE_INVALID and type(value) is int:
+            continue
+        try:
+            h = p.take_handle(value, "close")
+        except ZxError:
+            bad = True
+            continue
+        p.kernel.close_handle(h)
+    if bad:
+        raise ZxError(_BAD_HANDLE)
+    return None
+
+
+# --------------------------------------------------------------------------- info
+def _fixed(cls: Any, buffer_size: int | None) -> None:
+    if buffer_size is not None and buffer_size < cls.SIZE:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+
+
+def sys_object_get_info(p: Process, handle: int, topic: int, buffer_size: int | None = None) -> Any:
+    """zx_object_get_info: one record, or an `InfoList` for array topics.
+
+    `buffer_size` is the size in bytes of the caller's buffer (None: large enough).
+    """
+    topic = arg_u32(topic)
+    if buffer_size is not None and (type(buffer_size) is not int or buffer_size < 0):
+        raise ZxError(_INVALID_ARGS, "buffer_size must be a non-negative int or None")
+    spec = p.kernel.info_topics.get(topic)
+    if spec is None:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, f"unknown info topic {topic:#x}")
+    h = p.lookup(handle, spec.cls, spec.rights)
+    return spec.handler(p, h, buffer_size)
+
+
+def info_handle_valid(p: Process, h: Handle, buffer_size: int | None) -> None:
+    """ZX_INFO_HANDLE_VALID: OK when the handle is valid (no buffer)."""
+    return None
+
+
+def info_handle_basic(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_HANDLE_BASIC: koid, rights, type and related koid."""
+    _fixed(zx.zx_info_handle_basic_t, buffer_size)
+    obj = h.obj
+    return zx.zx_info_handle_basic_t(
+        koid=obj.koid, rights=h.rights, type=obj.obj_type, related_koid=obj.related_koid
+    )
+
+
+def info_handle_count(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_HANDLE_COUNT: how many handles refer to the object."""
+    _fixed(zx.zx_info_handle_count_t, buffer_size)
+    return zx.zx_info_handle_count_t(handle_count=h.obj.handle_count)
+
+
+# --------------------------------------------------------------------------- properties
+def sys_object_get_property(p: Process, handle: int, property: int, value_size: int | None = None) -> Any:
+    """zx_object_get_property: ZX_PROP_NAME gives the name (bytes); plugins add more."""
+    h = p.lookup(handle, None, zx.ZX_RIGHT_GET_PROPERTY)
+    prop = arg_u32(property)
+    if value_size is not None and (type(value_size) is not int or value_size < 0):
+        raise ZxError(_INVALID_ARGS, "value_size must be a non-negative int or None")
+    if prop == zx.ZX_PROP_NAME:
+        if value_size is not None and value_size < zx.ZX_MAX_NAME_LEN:
+            raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+        return h.obj.get_name()
+    spec = p.kernel.properties.get(prop)
+    if spec is None or spec.get is None:
+        raise ZxError(_INVALID_ARGS, f"unknown property {prop}")
+    return spec.get(p, h, value_size)
+
+
+def sys_object_set_property(p: Process, handle: int, property: int, value: Any) -> None:
+    """zx_object_set_property: ZX_PROP_NAME takes bytes (or str), truncated to 31 bytes."""
+    h = p.lookup(handle, None, zx.ZX_RIGHT_SET_PROPERTY)
+    prop = arg_u32(property)
+    if prop == zx.ZX_PROP_NAME:
+        data = value.encode() if isinstance(value, str) else arg_bytes(value)
+        data = data[: zx.ZX_MAX_NAME_LEN - 1].split(b"\0", 1)[0]
+        h.obj.set_name(data)
+        return None
+    spec = p.kernel.properties.get(prop)
+    if spec is None or spec.set is None:
+        raise ZxError(_INVALID_ARGS, f"unknown property {prop}")
+    spec.set(p, h, value)
+    return None
+
+
+# --------------------------------------------------------------------------- signals
+def sys_object_signal(p: Process, handle: int, clear_mask: int, set_mask: int) -> None:
+    """zx_object_signal: change the object's own user signals (ZX_RIGHT_SIGNAL)."""
+    h = p.lookup(handle, None, zx.ZX_RIGHT_SIGNAL)
+    clear_mask = arg_u32(clear_mask)
+    set_mask = arg_u32(set_mask)
+    obj = h.obj
+    if not obj.waitable:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED)
+    if (clear_mask | set_mask) & ~type(obj).signal_mask:
+        raise ZxError(_INVALID_ARGS, "only user signals may be changed")
+    obj.update_signals(clear_mask, set_mask)
+    return None
+
+
+def sys_object_signal_peer(p: Process, handle: int, clear_mask: int, set_mask: int) -> None:
+    """zx_object_signal_peer: change the peer's user signals (ZX_RIGHT_SIGNAL_PEER)."""
+    h = p.lookup(handle, None, zx.ZX_RIGHT_SIGNAL_PEER)
+    h.obj.user_signal_peer(arg_u32(clear_mask), arg_u32(set_mask))
+    return None
+
+
+# --------------------------------------------------------------------------- waiting
+def _waitable(p: Process, handle: Any) -> Handle:
+    h = p.lookup(handle, None, zx.ZX_RIGHT_WAIT)
+    if not h.obj.waitable:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED)
+    return h
+
+
+def sys_object_wait_one(p: Process, handle: int, signals: int, deadline: int) -> int:
+    """zx_object_wait_one: wait until any of `signals` is asserted; returns observed.
+
+    ZX_ERR_TIMED_OUT (with `.observed`) when the deadline passes first; ZX_ERR_CANCELED
+    (observed includes ZX_SIGNAL_HANDLE_CLOSED) if the handle is closed meanwhile.
+    """
+    h = _waitable(p, handle)
+    signals = arg_u32(signals)
+    deadline = arg_i64(deadline)
+    obj = h.obj
+    if obj.signals & signals:
+        return obj.signals
+    k = p.kernel
+    if deadline <= k.now:
+        raise ZxError(zx.ZX_ERR_TIMED_OUT, observed=obj.signals)
+    wait = SignalWait([(obj, h, signals)], f"wait_one(koid {obj.koid}, {signals:#x})")
+    wait.arm(k.sched)
+    status = k.sched.block(wait, deadline)
+    observed = wait.observed[0] if status != zx.ZX_ERR_TIMED_OUT else obj.signals
+    if status != zx.ZX_OK:
+        raise ZxError(status, observed=observed)
+    return observed
+
+
+def _wait_item(item: Any) -> tuple[Any, int]:
+    if isinstance(item, zx.zx_wait_item_t):
+        return item.handle, item.waitfor
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return item[0], item[1]
+    raise ZxError(_INVALID_ARGS, "a wait item is zx_wait_item_t or (handle, signals)")
+
+
+def sys_object_wait_many(p: Process, items: list[Any], deadline: int) -> list[int]:
+    """zx_object_wait_many: wait on several handles; returns each item's pending signals."""
+    if not isinstance(items, (list, tuple)):
+        raise ZxError(_INVALID_ARGS, "items must be a list")
+    if len(items) > zx.ZX_WAIT_MANY_MAX_ITEMS:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
+    parsed = [_wait_item(i) for i in items]
+    entries: list[tuple[KernelObject, Handle, int]] = []
+    for value, signals in parsed:
+        h = _waitable(p, value)
+        entries.append((h.obj, h, arg_u32(signals)))
+    deadline = arg_i64(deadline)
+    pending = [obj.signals for obj, _, _ in entries]
+    if any(obj.signals & m for obj, _, m in entries):
+        return pending
+    k = p.kernel
+    if deadline <= k.now:
+        raise ZxError(zx.ZX_ERR_TIMED_OUT, pending=pending)
+    wait = SignalWait(entries, f"wait_many({len(entries)} items)")
+    wait.arm(k.sched)
+    status = k.sched.block(wait, deadline)
+    if status == zx.ZX_ERR_TIMED_OUT:
+        raise ZxError(status, pending=[obj.signals for obj, _, _ in entries])
+    if status != zx.ZX_OK:
+        raise ZxError(status, pending=wait.observed)
+    return wait.observed
+
+
+# --------------------------------------------------------------------------- time
+def sys_clock_get_monotonic(p: Process) -> int:
+    """zx_clock_get_monotonic: virtual time in nanoseconds."""
+    return p.kernel.now
+
+
+def sys_deadline_after(p: Process, nanoseconds: int) -> int:
+    """zx_deadline_after: now + nanoseconds, saturating at ZX_TIME_INFINITE."""
+    ns = arg_i64(nanoseconds)
+    return min(p.kernel.now + ns, zx.ZX_TIME_INFINITE) if ns > 0 else p.kernel.now + ns
+
+
+def sys_nanosleep(p: Process, deadline: int) -> None:
+    """zx_nanosleep: block until `deadline` (virtual time)."""
+    deadline = arg_i64(deadline)
+    k = p.kernel
+    if deadline <= k.now:
+        return None
+    k.sched.block(Wait(f"nanosleep(until {deadline})"), deadline)
+    return None
+
+
+def sys_process_self(p: Process) -> int:
+    """zx_process_self: the process's startup handle to itself."""
+    return p.self_handle
+
+
+def sys_vmar_root_self(p: Process) -> int:
+    """zx_vmar_root_self: the process's startup handle to its root VMAR."""
+    return p.root_vmar_handle
+
+
+def sys_process_exit(p: Process, retcode: int) -> None:
+    """zx_process_exit: end the calling process (does not return to a thread)."""
+    from microsim.sched import ThreadExit
+
+    code = arg_i64(retcode)
+    k = p.kernel
+    k.exit_process(p, code)
+    cur = k.sched.current
+    if cur is not None and cur.process is p:
+        raise ThreadExit
+    return None
+
+
+# --------------------------------------------------------------------------- hooks
+@hookimpl
+def register_object_types(register: Any) -> None:
+    register(Process)
+    register(Thread)
+    for cls in _vmar.OBJECT_TYPES:
+        register(cls)
+
+
+@hookimpl
+def register_syscalls(register: Any) -> None:
+    register("zx_handle_duplicate", sys_handle_duplicate)
+    register("zx_handle_replace", sys_handle_replace)
+    register("zx_handle_close", sys_handle_close)
+    register("zx_handle_close_many", sys_handle_close_many)
+    register("zx_object_get_info", sys_object_get_info)
+    register("zx_object_get_property", sys_object_get_property)
+    register("zx_object_set_property", sys_object_set_property)
+    register("zx_object_signal", sys_object_signal)
+    register("zx_object_signal_peer", sys_object_signal_peer)
+    register("zx_object_wait_one", sys_object_wait_one)
+    register("zx_object_wait_many", sys_object_wait_many)
+    register("zx_clock_get_monotonic", sys_clock_get_monotonic)
+    register("zx_deadline_after", sys_deadline_after)
+    register("zx_nanosleep", sys_nanosleep)
+    register("zx_process_self", sys_process_self)
+    register("zx_vmar_root_self", sys_vmar_root_self)
+    register("zx_process_exit", sys_process_exit)
+    for name, impl in _vmar.SYSCALLS.items():
+        register(name, impl)
+
+
+@hookimpl
+def register_info_topics(register: Any) -> None:
+    register(zx.ZX_INFO_HANDLE_VALID, info_handle_valid, name="ZX_INFO_HANDLE_VALID")
+    register(zx.ZX_INFO_HANDLE_BASIC, info_handle_basic, name="ZX_INFO_HANDLE_BASIC")
+    register(
+        zx.ZX_INFO_HANDLE_COUNT, info_handle_count, name="ZX_INFO_HANDLE_COUNT",
+        rights=zx.ZX_RIGHT_INSPECT,
+    )
+    for topic, handler, name, cls, rights in _vmar.INFO_TOPICS:
+        register(topic, handler, name=name, cls=cls, rights=rights)
+
+
+__all__ = ["InfoList"]

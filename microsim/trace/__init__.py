@@ -1,0 +1,1 @@
+"""Trace analysis (in progress)."""

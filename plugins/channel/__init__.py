@@ -1,0 +1,3 @@
+"""The channel plugin (in progress)."""
+
+description = "channel objects"

@@ -1,0 +1,3 @@
+"""The iob plugin (in progress)."""
+
+description = "iob objects"

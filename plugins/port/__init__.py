@@ -1,0 +1,3 @@
+"""The port plugin (in progress)."""
+
+description = "port objects"

@@ -1,0 +1,3 @@
+"""The vmo plugin (in progress)."""
+
+description = "vmo objects"
