@@ -211,19 +211,6 @@ def _freeze(value: Any) -> Any:
 _SCALARS = frozenset({int, bool, str, bytes, type(None)})
 
 
-def render_syscall_args(packed: Any) -> Any:
-    """Name a syscall record's captured arguments: (params, args, kwargs) -> dict."""
-    if type(packed) is not tuple:
-        return packed
-    params, args, kwargs = packed
-    named = dict(zip(params, args))
-    if len(args) > len(params):
-        named["*extra"] = list(args[len(params):])
-    if kwargs:
-        named.update(kwargs)
-    return named
-
-
 def _panic(name: str, exc: BaseException) -> KernelPanic:
     return KernelPanic(f"{name}: internal {type(exc).__name__}: {exc}")
 
@@ -350,20 +337,22 @@ class SyscallTable:
                 raise _panic(name, exc) from exc
             finally:
                 k.now += cost
-                # Arguments are captured raw when immutable and named at render time
-                # (EventLog.transforms); only mutable ones are snapshotted here.
+                # Immutable arguments are captured as they are; mutable ones (lists,
+                # bytearrays, structs) are snapshotted so later changes do not leak in.
                 for a in args:
                     if type(a) not in _SCALARS:
                         args = tuple(map(_freeze, args))
                         break
+                named = dict(zip(params, args))
+                if kwargs:
+                    named.update({k2: _freeze(v) for k2, v in kwargs.items()})
+                if len(args) > len(params):
+                    named["*extra"] = list(args[len(params) :])
                 trace = k.trace
                 if trace is not None:
                     trace.buffer.append(
-                        (
-                            "syscall", t0, sc, p.koid, cur.koid if cur is not None else 0,
-                            name, (params, args, {k2: _freeze(v) for k2, v in kwargs.items()} if kwargs else None),
-                            status, out, k.now - t0,
-                        )
+                        ("syscall", t0, sc, p.koid, cur.koid if cur is not None else 0,
+                         name, named, status, out, k.now - t0)
                     )
                     if len(trace.buffer) >= k.trace_batch and not saved[0]:
                         trace.flush()
