@@ -1,32 +1,89 @@
 """VMARs: address-space regions, mappings, and simulated userspace memory access.
 
-(Skeleton: the full implementation of allocate/map/unmap/protect/destroy lands with the
-VMAR work; the interfaces below are the contract plugins build on.)
+`MappableObject` is the interface the core defines for memory a mapping can point at;
+the VMO plugin implements it, and any plugin may hand out mappable memory. Every check of
+Zircon's `vmar.cc` syscalls and `VmAddressRegion` is reproduced in Zircon's order (see
+docs/syscalls.md and the spec notes); where Zircon's docs and kernel disagree the kernel
+wins (NO_RESOURCES when full, ALREADY_EXISTS on SPECIFIC overlap, `len` rounded up, OK for
+an unmap of an empty range). zCore's divergences are not followed.
 
-`MappableObject` is the interface the core defines for "memory a mapping can point at";
-the VMO plugin implements it, and any plugin may hand out mappable memory.
+Children of a VMAR (sub-VMARs and mappings) live in a `SortedDict` keyed by base address,
+so lookup, map and unmap cost O(log n) in the number of children. Placement is Zircon's
+ASLR, seeded from the kernel: a random address is drawn and the first gap at or after it
+that fits is used (wrapping around), unless the VMAR is COMPACT (then lowest fit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from sortedcontainers import SortedDict
+
 from microsim import zx
+from microsim.errors import MemoryFault, ZxError
 from microsim.object import KernelObject
+from microsim.syscall import arg_size, arg_u32
 
 if TYPE_CHECKING:
+    from microsim.handle import Handle
     from microsim.kernel import Kernel
     from microsim.process import Process
 
+PAGE = zx.ZX_PAGE_SIZE
 USER_ASPACE_BASE = 0x200000
-USER_ASPACE_SIZE = (1 << 47) - zx.ZX_PAGE_SIZE - USER_ASPACE_BASE
+USER_ASPACE_SIZE = (1 << 47) - PAGE - USER_ASPACE_BASE
+_U64 = (1 << 64) - 1
+
+_PERMS = zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE
+_CAN_MAP = zx.ZX_VM_CAN_MAP_READ | zx.ZX_VM_CAN_MAP_WRITE | zx.ZX_VM_CAN_MAP_EXECUTE
+_ALIGN_MASK = 0xFF << zx.ZX_VM_ALIGN_BASE
+_MAP_FLAGS = (
+    _PERMS | zx.ZX_VM_SPECIFIC | zx.ZX_VM_SPECIFIC_OVERWRITE | zx.ZX_VM_MAP_RANGE
+    | zx.ZX_VM_REQUIRE_NON_RESIZABLE | zx.ZX_VM_ALLOW_FAULTS | zx.ZX_VM_OFFSET_IS_UPPER_LIMIT
+    | zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED | zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE
+)
+_ALLOCATE_FLAGS = (
+    zx.ZX_VM_SPECIFIC | zx.ZX_VM_CAN_MAP_SPECIFIC | zx.ZX_VM_COMPACT | _CAN_MAP
+    | zx.ZX_VM_OFFSET_IS_UPPER_LIMIT
+)
+_KNOWN_FLAGS = _MAP_FLAGS | _ALLOCATE_FLAGS | zx.ZX_VM_COMPACT
+
+
+def _round_up(n: int) -> int:
+    return (n + PAGE - 1) & ~(PAGE - 1)
+
+
+def _perm_rights(perms: int) -> int:
+    rights = 0
+    if perms & zx.ZX_VM_PERM_READ:
+        rights |= zx.ZX_RIGHT_READ
+    if perms & zx.ZX_VM_PERM_WRITE:
+        rights |= zx.ZX_RIGHT_WRITE
+    if perms & zx.ZX_VM_PERM_EXECUTE:
+        rights |= zx.ZX_RIGHT_EXECUTE
+    return rights
+
+
+def _can_map_for(perms: int) -> int:
+    return (perms & _PERMS) << 7  # PERM_READ(1<<0) -> CAN_MAP_READ(1<<7), and so on
+
+
+def _split_align(options: int) -> tuple[int, int]:
+    """(options without the alignment field, alignment in bytes); INVALID_ARGS if bad."""
+    log2 = (options & _ALIGN_MASK) >> zx.ZX_VM_ALIGN_BASE
+    if log2 and (log2 < 10 or log2 > 32):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"alignment 2**{log2} is not 2**10..2**32")
+    return options & ~_ALIGN_MASK, max(PAGE, 1 << log2 if log2 else PAGE)
 
 
 class MappableObject(KernelObject):
     """Base of objects a VMAR can map (the VMO plugin's VMOs)."""
 
     __slots__ = ()
+
+    #: Whether the object can change size (ZX_VM_REQUIRE_NON_RESIZABLE refuses it).
+    resizable: bool = False
 
     def mappable_size(self) -> int:
         """Current size in bytes; accesses past it fault with ZX_ERR_OUT_OF_RANGE."""
@@ -40,20 +97,29 @@ class MappableObject(KernelObject):
         """Write bytes (offset + len(data) within `mappable_size()`)."""
         raise NotImplementedError
 
+    def committed_pages(self, offset: int, length: int) -> int:
+        """Pages of [offset, offset+length) that hold memory (for ZX_INFO_PROCESS_MAPS)."""
+        return 0
+
     def mapping_added(self, mapping: Mapping) -> None:
-        """A mapping now refers to this object (it holds a kernel reference)."""
+        """A mapping now refers to this object (it also holds a kernel reference)."""
 
     def mapping_removed(self, mapping: Mapping) -> None:
-        """A mapping of this object went away (it drops its kernel reference after)."""
+        """A mapping of this object went away (its kernel reference is dropped after)."""
 
 
 class Mapping:
-    """A range of a VMAR mapped to a range of a mappable object."""
+    """A range of a VMAR mapped to a range of a mappable object.
 
-    __slots__ = ("vmar", "base", "size", "obj", "offset", "perms", "max_perms")
+    `perms` are the current ZX_VM_PERM_* bits; `max_perms` the most `protect` may grant
+    (what both handles allowed at map time).
+    """
+
+    __slots__ = ("base", "max_perms", "obj", "offset", "perms", "size", "vmar")
 
     def __init__(
-        self, vmar: Vmar, base: int, size: int, obj: MappableObject, offset: int, perms: int, max_perms: int
+        self, vmar: Vmar, base: int, size: int, obj: MappableObject, offset: int, perms: int,
+        max_perms: int,
     ) -> None:
         self.vmar = vmar
         self.base = base
@@ -63,25 +129,41 @@ class Mapping:
         self.perms = perms
         self.max_perms = max_perms
 
+    @property
+    def end(self) -> int:
+        """One past the last mapped address."""
+        return self.base + self.size
+
+    def __repr__(self) -> str:
+        return f"<Mapping {self.base:#x}+{self.size:#x} koid={self.obj.koid} perms={self.perms}>"
+
 
 class Vmar(KernelObject):
-    """A virtual memory address region."""
+    """A virtual memory address region: sub-regions and mappings of one process."""
 
     obj_type = zx.ZX_OBJ_TYPE_VMAR
     type_name = "vmar"
     default_rights = zx.ZX_DEFAULT_VMAR_RIGHTS
+    waitable = False
 
-    __slots__ = ("process", "parent", "base", "size", "flags", "children", "destroyed")
+    __slots__ = ("base", "children", "destroyed", "flags", "parent", "process", "size")
 
-    def __init__(self, kernel: Kernel, process: Process, parent: Vmar | None, base: int, size: int, flags: int) -> None:
+    def __init__(
+        self, kernel: Kernel, process: Process, parent: Vmar | None, base: int, size: int, flags: int
+    ) -> None:
         super().__init__(kernel)
         self.process = process
         self.parent = parent
         self.base = base
         self.size = size
         self.flags = flags
-        self.children: dict[int, Any] = {}
+        self.children: SortedDict = SortedDict()
         self.destroyed = False
+
+    @property
+    def end(self) -> int:
+        """One past the region's last address."""
+        return self.base + self.size
 
     def default_handle_rights(self) -> int:
         """ZX_DEFAULT_VMAR_RIGHTS plus READ/WRITE/EXECUTE for each CAN_MAP_* flag."""
@@ -94,19 +176,564 @@ class Vmar(KernelObject):
             rights |= zx.ZX_RIGHT_EXECUTE
         return rights
 
+    # ------------------------------------------------------------------ lookup
+    def child_at(self, addr: int) -> Vmar | Mapping | None:
+        """The direct child containing `addr`, if any (O(log n))."""
+        children = self.children
+        i = children.bisect_right(addr) - 1
+        if i < 0:
+            return None
+        child = children.peekitem(i)[1]
+        return child if addr < child.end else None
+
+    def find_mapping(self, addr: int) -> Mapping | None:
+        """The mapping containing `addr` in this VMAR or its descendants."""
+        node: Vmar = self
+        while True:
+            child = node.child_at(addr)
+            if child is None or isinstance(child, Mapping):
+                return child
+            node = child
+
+    def _overlaps(self, base: int, size: int) -> list[Vmar | Mapping]:
+        children = self.children
+        end = base + size
+        i = max(children.bisect_right(base) - 1, 0)
+        found = []
+        keys = children.keys()
+        while i < len(keys):
+            child = children[keys[i]]
+            if child.base >= end:
+                break
+            if child.end > base:
+                found.append(child)
+            i += 1
+        return found
+
+    # ------------------------------------------------------------------ placement
+    def _place(self, options: int, offset: int, size: int, align: int, overwrite: bool) -> int:
+        """Zircon's placement rules; returns the absolute base (no state change)."""
+        specific = options & (zx.ZX_VM_SPECIFIC | zx.ZX_VM_SPECIFIC_OVERWRITE)
+        upper = options & zx.ZX_VM_OFFSET_IS_UPPER_LIMIT
+        if specific and upper:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "SPECIFIC with OFFSET_IS_UPPER_LIMIT")
+        if offset and not (specific or upper):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "an offset needs SPECIFIC or UPPER_LIMIT")
+        if offset % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
+        if (specific or upper) and not self.flags & zx.ZX_VM_CAN_MAP_SPECIFIC:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the VMAR lacks CAN_MAP_SPECIFIC")
+        if upper:
+            if offset > self.size or size > self.size or size > offset:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "outside the region")
+            limit = self.base + offset
+        else:
+            if offset >= self.size or size > self.size - offset:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "outside the region")
+            limit = self.end
+        if specific:
+            base = self.base + offset
+            if base % align:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address does not meet the alignment")
+            for child in self._overlaps(base, size):
+                if not overwrite or isinstance(child, Vmar):
+                    raise ZxError(zx.ZX_ERR_ALREADY_EXISTS, f"{base:#x} overlaps {child!r}")
+            return base
+        spot = self._find_spot(size, align, limit)
+        if spot is None:
+            raise ZxError(zx.ZX_ERR_NO_RESOURCES, "no free range large enough")
+        return spot
+
+    def _gaps(self, start: int, limit: int) -> Iterator[tuple[int, int]]:
+        """Free gaps [lo, hi) at or after `start`, below `limit`, in address order."""
+        children = self.children
+        i = children.bisect_right(start) - 1
+        lo = start
+        if i >= 0:
+            prev = children.peekitem(i)[1]
+            lo = max(lo, prev.end)
+        keys = children.keys()
+        j = i + 1
+        while lo < limit:
+            hi = children[keys[j]].base if j < len(keys) else self.end
+            hi = min(hi, limit)
+            if hi > lo:
+                yield lo, hi
+            if j >= len(keys):
+                return
+            lo = max(lo, children[keys[j]].end)
+            j += 1
+
+    def _fit(self, lo: int, hi: int, size: int, align: int) -> int | None:
+        base = (lo + align - 1) // align * align
+        return base if base + size <= hi else None
+
+    def _find_spot(self, size: int, align: int, limit: int) -> int | None:
+        if self.flags & zx.ZX_VM_COMPACT:
+            for lo, hi in self._gaps(self.base, limit):
+                spot = self._fit(lo, hi, size, align)
+                if spot is not None:
+                    return spot
+            return None
+        rng = self.kernel.random("aslr")
+        span = limit - self.base - size
+        if span < 0:
+            return None
+        start = self.base + rng.randrange(span // align + 1) * align
+        for lo, hi in self._gaps(start, limit):
+            spot = self._fit(lo, hi, size, align)
+            if spot is not None:
+                return spot
+        for lo, hi in self._gaps(self.base, min(start + size, limit)):
+            spot = self._fit(lo, hi, size, align)
+            if spot is not None:
+                return spot
+        return None
+
+    # ------------------------------------------------------------------ mapping
+    def map_object(
+        self,
+        options: int,
+        vmar_offset: int,
+        obj: MappableObject,
+        obj_offset: int,
+        length: int,
+        obj_rights: int,
+        vmar_rights: int,
+    ) -> Mapping:
+        """Zircon's vmar_map_common after the handle lookups: check, then map.
+
+        `obj_rights` are the rights of the object handle (or, for an IOB, the rights the
+        region grants); `vmar_rights` those of the VMAR handle. Raises ZxError before
+        changing any state.
+        """
+        options = arg_u32(options)
+        vmar_offset = arg_size(vmar_offset)
+        obj_offset = arg_size(obj_offset)
+        length = arg_size(length)
+        if not obj_rights & zx.ZX_RIGHT_MAP:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the object handle lacks ZX_RIGHT_MAP")
+        flags, align = _split_align(options)
+        if flags & ~_MAP_FLAGS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown or invalid map options {flags:#x}")
+        if flags & zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED:
+            flags |= zx.ZX_VM_PERM_READ  # the simulated MMU has no execute-only support
+        perms = flags & _PERMS
+        if perms & (zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE) and not perms & zx.ZX_VM_PERM_READ:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "WRITE or EXECUTE without READ")
+        if flags & zx.ZX_VM_MAP_RANGE and flags & zx.ZX_VM_SPECIFIC_OVERWRITE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "MAP_RANGE with SPECIFIC_OVERWRITE")
+        need = _perm_rights(perms)
+        if obj_rights & need != need or vmar_rights & need != need:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "a handle lacks a right for the permissions")
+        if flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE and not flags & zx.ZX_VM_ALLOW_FAULTS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "FAULT_BEYOND_STREAM_SIZE needs ALLOW_FAULTS")
+        if flags & zx.ZX_VM_REQUIRE_NON_RESIZABLE and obj.resizable:
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the object is resizable")
+        if obj_offset % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "object offset is not page-aligned")
+        if length == 0:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "length is 0")
+        size = _round_up(length)
+        if size > _U64 or obj_offset + size > _U64:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "offset + length overflows")
+        if self.destroyed:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+        if _can_map_for(perms) & ~self.flags:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the VMAR cannot map with these permissions")
+        overwrite = bool(flags & zx.ZX_VM_SPECIFIC_OVERWRITE)
+        base = self._place(flags, vmar_offset, size, align, overwrite)
+        kernel = self.kernel
+        if kernel.mem.armed:
+            kernel.mem.alloc("mapping")
+        # Commit: nothing below can fail.
+        if overwrite:
+            self._unmap_range(base, size)
+        max_perms = 0
+        for bit in (zx.ZX_VM_PERM_READ, zx.ZX_VM_PERM_WRITE, zx.ZX_VM_PERM_EXECUTE):
+            r = _perm_rights(bit)
+            if obj_rights & r and vmar_rights & r:
+                max_perms |= bit
+        mapping = Mapping(self, base, size, obj, obj_offset, perms, max_perms)
+        self._insert_mapping(mapping)
+        return mapping
+
+    def _insert_mapping(self, m: Mapping) -> None:
+        self.children[m.base] = m
+        m.obj.retain()
+        m.obj.mapping_added(m)
+        k = self.kernel
+        if k.trace is not None:
+            k.emit("mapping_created", self.koid, m.base, m.size, m.obj.koid, m.offset, m.perms)
+
+    def _remove_mapping(self, m: Mapping) -> None:
+        del self.children[m.base]
+        k = self.kernel
+        if k.trace is not None:
+            k.emit("mapping_destroyed", self.koid, m.base, m.size, m.obj.koid)
+        m.obj.mapping_removed(m)
+        m.obj.release()
+
+    def _split(self, m: Mapping, at: int) -> Mapping:
+        """Split mapping `m` at `at`; returns the upper part (both stay mapped)."""
+        upper = Mapping(self, at, m.end - at, m.obj, m.offset + (at - m.base), m.perms, m.max_perms)
+        m.size = at - m.base
+        self.children[at] = upper
+        upper.obj.retain()
+        upper.obj.mapping_added(upper)
+        return upper
+
+    def _unmap_range(self, base: int, size: int) -> None:
+        """Remove every mapping piece in [base, base+size) of this VMAR (no checks)."""
+        end = base + size
+        for child in self._overlaps(base, size):
+            if not isinstance(child, Mapping):
+                continue
+            m = child
+            if m.base < base:
+                m = self._split(m, base)
+            if m.end > end:
+                self._split(m, end)
+            self._remove_mapping(m)
+
+    def unmap(self, addr: int, length: int, rights: int) -> None:
+        """zx_vmar_unmap's checks and effect (`rights`: the VMAR handle's)."""
+        if addr % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        size = _round_up(length)
+        if size == 0 or size > _U64:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "length is 0")
+        if self.destroyed:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+        if addr < self.base or addr + size > self.end:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range outside the VMAR")
+        subvmars = [c for c in self._overlaps(addr, size) if isinstance(c, Vmar)]
+        for sub in subvmars:
+            if sub.base < addr or sub.end > addr + size:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range partly covers a sub-VMAR")
+            if not rights & zx.ZX_RIGHT_OP_CHILDREN:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "sub-VMAR in range without OP_CHILDREN")
+        if self.kernel.mem.armed and any(
+            isinstance(c, Mapping) and c.base < addr and c.end > addr + size
+            for c in self._overlaps(addr, size)
+        ):
+            self.kernel.mem.alloc("mapping")  # splitting one mapping in three needs one more
+        for sub in subvmars:
+            sub.destroy()
+        self._unmap_range(addr, size)
+
+    def protect(self, options: int, addr: int, length: int) -> None:
+        """zx_vmar_protect's checks after the rights check, and its effect."""
+        if options & ~_PERMS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "only PERM_* bits are allowed")
+        perms = options & _PERMS
+        if perms & (zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE) and not perms & zx.ZX_VM_PERM_READ:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "WRITE or EXECUTE without READ")
+        if addr % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        size = _round_up(length)
+        if size == 0:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "length is 0")
+        if self.destroyed:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+        end = addr + size
+        if addr < self.base or end > self.end:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range outside the VMAR")
+        if _can_map_for(perms) & ~self.flags:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the VMAR cannot map with these permissions")
+        pieces = self._overlaps(addr, size)
+        cursor = addr
+        for child in pieces:
+            if child.base > cursor:
+                raise ZxError(zx.ZX_ERR_NOT_FOUND, f"{cursor:#x} is not mapped")
+            if isinstance(child, Vmar):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range covers a sub-VMAR")
+            if perms & ~child.max_perms:
+                raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "above the mapping's maximum permissions")
+            cursor = child.end
+        if cursor < end:
+            raise ZxError(zx.ZX_ERR_NOT_FOUND, f"{cursor:#x} is not mapped")
+        for child in pieces:
+            assert isinstance(child, Mapping)
+            m = child
+            if m.base < addr:
+                m = self._split(m, addr)
+            if m.end > end:
+                self._split(m, end)
+            m.perms = perms
+
+    def allocate(self, options: int, offset: int, size: int) -> Vmar:
+        """zx_vmar_allocate's checks after the handle lookup; returns the new sub-VMAR."""
+        flags, align = _split_align(options)
+        if flags & ~_ALLOCATE_FLAGS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"invalid allocate options {flags:#x}")
+        if size % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size is not page-aligned")
+        if self.destroyed:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+        if size == 0:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size is 0")
+        if flags & _CAN_MAP & ~self.flags:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the parent lacks a CAN_MAP_* flag")
+        base = self._place(flags, offset, size, align, overwrite=False)
+        kernel = self.kernel
+        if kernel.mem.armed:
+            kernel.mem.alloc("object")
+        child_flags = flags & (_CAN_MAP | zx.ZX_VM_CAN_MAP_SPECIFIC | zx.ZX_VM_COMPACT)
+        child = Vmar(kernel, self.process, self, base, size, child_flags)
+        child.retain()  # the parent's reference, dropped when the child is destroyed
+        self.children[base] = child
+        kernel.publish(child, self.process.koid)
+        return child
+
+    def destroy(self) -> None:
+        """Unmap everything, destroy sub-VMARs, free the range in the parent."""
+        if self.destroyed:
+            return
+        self.destroy_all()
+        parent = self.parent
+        if parent is not None and parent.children.get(self.base) is self:
+            del parent.children[self.base]
+            self.release()
+
     def destroy_all(self) -> None:
-        """Unmap every mapping and destroy every sub-VMAR (process exit)."""
+        """Destroy every child and mark this VMAR destroyed (process exit for the root)."""
         self.destroyed = True
+        for child in list(self.children.values()):
+            if isinstance(child, Vmar):
+                child.destroy()
+            else:
+                self._remove_mapping(child)
+
+    def walk(self, depth: int) -> Iterator[tuple[int, Vmar | Mapping]]:
+        """Depth-first pre-order over this VMAR and its descendants, with depths."""
+        yield depth, self
+        for child in list(self.children.values()):
+            if isinstance(child, Vmar):
+                yield from child.walk(depth + 1)
+            else:
+                yield depth + 1, child
 
 
 def create_root_vmar(kernel: Kernel, process: Process) -> Vmar:
     """The root VMAR of a new process (CAN_MAP_READ|WRITE|EXECUTE|SPECIFIC)."""
-    flags = zx.ZX_VM_CAN_MAP_READ | zx.ZX_VM_CAN_MAP_WRITE | zx.ZX_VM_CAN_MAP_EXECUTE | zx.ZX_VM_CAN_MAP_SPECIFIC
+    flags = _CAN_MAP | zx.ZX_VM_CAN_MAP_SPECIFIC
     root = Vmar(kernel, process, None, USER_ASPACE_BASE, USER_ASPACE_SIZE, flags)
     kernel.publish(root, process.koid)
     return root
 
 
+# --------------------------------------------------------------------------- memory access
+def _access(process: Process, addr: int, length: int, need: int, what: str) -> Iterator[tuple[Mapping, int, int]]:
+    """(mapping, object offset, count) pieces covering [addr, addr+length), or fault."""
+    root = process.root_vmar
+    if type(addr) is not int or type(length) is not int or addr < 0 or length < 0:
+        raise ValueError("address and length must be non-negative ints")
+    pos = addr
+    end = addr + length
+    k = process.kernel
+    while pos < end:
+        m = root.find_mapping(pos) if root is not None and not process.exited else None
+        status = 0
+        if m is None:
+            status = zx.ZX_ERR_NO_MEMORY
+            why = "unmapped address"
+        elif not m.perms & need:
+            status = zx.ZX_ERR_ACCESS_DENIED
+            why = f"mapping lacks {what} permission"
+        else:
+            obj_off = m.offset + (pos - m.base)
+            count = min(end, m.end) - pos
+            if obj_off + count > m.obj.mappable_size():
+                status = zx.ZX_ERR_OUT_OF_RANGE
+                why = "beyond the end of the mapped object"
+        if status:
+            if k.trace is not None:
+                k.emit("fault", pos, what, status)
+            raise MemoryFault(f"{what} fault at {pos:#x}: {why}", pos, status)
+        assert m is not None
+        yield m, obj_off, count
+        pos += count
+
+
+def read_memory(process: Process, addr: int, length: int) -> bytes:
+    """Read [addr, addr+length) of the process's address space through its mappings."""
+    pieces = list(_access(process, addr, length, zx.ZX_VM_PERM_READ, "read"))
+    return b"".join(m.obj.read_bytes(off, n) for m, off, n in pieces)
+
+
+def write_memory(process: Process, addr: int, data: bytes) -> None:
+    """Write `data` at `addr` through the process's mappings (all or nothing)."""
+    data = bytes(data)
+    pieces = list(_access(process, addr, len(data), zx.ZX_VM_PERM_WRITE, "write"))
+    pos = 0
+    for m, off, n in pieces:
+        m.obj.write_bytes(off, data[pos : pos + n])
+        pos += n
+
+
+# --------------------------------------------------------------------------- syscalls
+def _vmar_handle(p: Process, value: Any, rights: int = 0) -> Handle:
+    return p.lookup(value, Vmar, rights)
+
+
+def sys_vmar_allocate(p: Process, parent_vmar: int, options: int, offset: int, size: int) -> tuple[int, int]:
+    """zx_vmar_allocate: a sub-region; returns (its handle, its absolute address)."""
+    options = arg_u32(options)
+    need = 0
+    if options & zx.ZX_VM_CAN_MAP_READ:
+        need |= zx.ZX_RIGHT_READ
+    if options & zx.ZX_VM_CAN_MAP_WRITE:
+        need |= zx.ZX_RIGHT_WRITE
+    if options & zx.ZX_VM_CAN_MAP_EXECUTE:
+        need |= zx.ZX_RIGHT_EXECUTE
+    h = _vmar_handle(p, parent_vmar, need)
+    offset = arg_size(offset)
+    size = arg_size(size)
+    k = p.kernel
+    if k.mem.armed:
+        k.mem.alloc("handle")
+    vmar: Vmar = h.obj
+    child = vmar.allocate(options, offset, size)
+    value = k.new_handle(p, child, child.default_handle_rights())
+    return value, child.base
+
+
+def sys_vmar_map(
+    p: Process, vmar: int, options: int, vmar_offset: int, vmo: int, vmo_offset: int, len: int
+) -> int:
+    """zx_vmar_map: map `len` bytes of a VMO (or any mappable object); returns the address."""
+    vh = _vmar_handle(p, vmar)
+    oh = p.lookup(vmo, MappableObject, 0)
+    region: Vmar = vh.obj
+    mapping = region.map_object(options, vmar_offset, oh.obj, vmo_offset, len, oh.rights, vh.rights)
+    return mapping.base
+
+
+def sys_vmar_unmap(p: Process, vmar: int, addr: int, len: int) -> None:
+    """zx_vmar_unmap: unmap a range (splitting mappings); OK if nothing is mapped there."""
+    h = _vmar_handle(p, vmar)
+    region: Vmar = h.obj
+    region.unmap(arg_size(addr), arg_size(len), h.rights)
+    return None
+
+
+def sys_vmar_protect(p: Process, vmar: int, options: int, addr: int, len: int) -> None:
+    """zx_vmar_protect: change the permissions of every page in a mapped range."""
+    options = arg_u32(options)
+    h = _vmar_handle(p, vmar, _perm_rights(options & _PERMS))
+    region: Vmar = h.obj
+    region.protect(options, arg_size(addr), arg_size(len))
+    return None
+
+
+def sys_vmar_destroy(p: Process, vmar: int) -> None:
+    """zx_vmar_destroy: unmap everything inside and free the range (handles stay valid)."""
+    h = _vmar_handle(p, vmar, zx.ZX_RIGHT_OP_CHILDREN)
+    region: Vmar = h.obj
+    if region.parent is None:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the root VMAR cannot be destroyed")
+    if region.destroyed:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "already destroyed")
+    region.destroy()
+    return None
+
+
+def info_vmar(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmar_t:
+    """ZX_INFO_VMAR: base and length."""
+    if buffer_size is not None and buffer_size < zx.zx_info_vmar_t.SIZE:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+    v: Vmar = h.obj
+    return zx.zx_info_vmar_t(base=v.base, len=v.size)
+
+
+def _maps(vmar: Vmar, depth: int) -> list[zx.zx_info_maps_t]:
+    out = []
+    for d, node in vmar.walk(depth):
+        if isinstance(node, Vmar):
+            out.append(zx.zx_info_maps_t(name=node.name, base=node.base, size=node.size, depth=d,
+                                         type=zx.ZX_INFO_MAPS_TYPE_VMAR))
+        else:
+            committed = node.obj.committed_pages(node.offset, node.size)
+            out.append(zx.zx_info_maps_t(
+                name=node.obj.name, base=node.base, size=node.size, depth=d,
+                type=zx.ZX_INFO_MAPS_TYPE_MAPPING, mmu_flags=node.perms, vmo_koid=node.obj.koid,
+                vmo_offset=node.offset, committed_pages=committed, populated_pages=committed,
+            ))
+    return out
+
+
+def info_process_maps(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_PROCESS_MAPS: the aspace, the root VMAR and everything below, pre-order."""
+    from microsim.kernel import InfoList
+
+    proc: Process = h.obj
+    if proc.exited or proc.root_vmar is None:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has exited")
+    root = proc.root_vmar
+    records = [zx.zx_info_maps_t(name=b"aspace", base=root.base, size=root.size, depth=0,
+                                 type=zx.ZX_INFO_MAPS_TYPE_ASPACE)]
+    records += _maps(root, 1)
+    return InfoList.clip(records, zx.zx_info_maps_t.SIZE, buffer_size)
+
+
+def info_vmar_maps(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_VMAR_MAPS: the VMAR and everything below it, pre-order."""
+    from microsim.kernel import InfoList
+
+    v: Vmar = h.obj
+    if v.destroyed:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+    return InfoList.clip(_maps(v, 0), zx.zx_info_maps_t.SIZE, buffer_size)
+
+
+def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
+    """Mappings and sub-VMARs lie inside their parent, in order, without overlap."""
+    for proc in kernel.processes:
+        root = proc.root_vmar
+        if root is None:
+            continue
+        for _, node in root.walk(0):
+            if not isinstance(node, Vmar):
+                continue
+            prev_end = node.base
+            for base, child in node.children.items():
+                if child.base != base:
+                    report(f"{child!r} filed under {base:#x}")
+                if child.base < prev_end:
+                    report(f"{child!r} overlaps its neighbour in {node!r}")
+                if child.end > node.end or child.size <= 0 or child.base % PAGE or child.size % PAGE:
+                    report(f"{child!r} is not a page-aligned range inside {node!r}")
+                prev_end = child.end
+                if isinstance(child, Mapping) and not child.obj.alive:
+                    report(f"{child!r} maps destroyed {child.obj!r}")
+                if isinstance(child, Vmar) and child.destroyed:
+                    report(f"destroyed {child!r} still in {node!r}")
+            if node.destroyed and node.children:
+                report(f"destroyed {node!r} still has children")
+
+
 OBJECT_TYPES: list[type[KernelObject]] = [Vmar]
-SYSCALLS: dict[str, Callable[..., Any]] = {}
-INFO_TOPICS: list[tuple[int, Callable[..., Any], str, type[KernelObject] | None, int]] = []
+SYSCALLS: dict[str, Callable[..., Any]] = {
+    "zx_vmar_allocate": sys_vmar_allocate,
+    "zx_vmar_map": sys_vmar_map,
+    "zx_vmar_unmap": sys_vmar_unmap,
+    "zx_vmar_protect": sys_vmar_protect,
+    "zx_vmar_destroy": sys_vmar_destroy,
+}
+INFO_TOPICS: list[tuple[int, Callable[..., Any], str, type[KernelObject] | None, int]] = [
+    (zx.ZX_INFO_VMAR, info_vmar, "ZX_INFO_VMAR", Vmar, zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_VMAR_MAPS, info_vmar_maps, "ZX_INFO_VMAR_MAPS", Vmar, zx.ZX_RIGHT_INSPECT),
+]
+
+
+def _register_process_topics() -> None:
+    from microsim.process import Process
+
+    INFO_TOPICS.append(
+        (zx.ZX_INFO_PROCESS_MAPS, info_process_maps, "ZX_INFO_PROCESS_MAPS", Process,
+         zx.ZX_RIGHT_INSPECT)
+    )
+
+
+_register_process_topics()

@@ -1,0 +1,445 @@
+"""The VMO object: sparse pages, children (reference, slice, snapshot), child observers.
+
+Pages live in a `PageStore` (a `SortedDict` page index -> bytearray), so only pages that
+were written or committed cost memory, and range operations (commit, decommit, zero,
+truncate) visit only the pages present. Reference and slice children share their parent's
+store (a slice through a window at an offset); snapshot children get their own store with
+a copy of the parent's pages at creation, which gives the "as if copied eagerly" semantics
+Zircon guarantees for SNAPSHOT (and allows for SNAPSHOT_AT_LEAST_ON_WRITE).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sortedcontainers import SortedDict
+
+from microsim import zx
+from microsim.errors import ZxError
+from microsim.vmar import MappableObject, Mapping
+
+if TYPE_CHECKING:
+    from microsim.kernel import Kernel
+
+PAGE = zx.ZX_PAGE_SIZE
+# VmObject::RoundSize's limit: ROUNDDOWN(UINT64_MAX, 2 * kPageFanOut * PAGE_SIZE).
+VMO_MAX_SIZE = ((1 << 64) - 1) // (2 * 16 * PAGE) * (2 * 16 * PAGE)
+_ZERO_PAGE = bytes(PAGE)
+
+CREATE_OPTIONS = zx.ZX_VMO_RESIZABLE | zx.ZX_VMO_DISCARDABLE | zx.ZX_VMO_UNBOUNDED
+_SNAPSHOTS = (
+    zx.ZX_VMO_CHILD_SNAPSHOT
+    | zx.ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
+    | zx.ZX_VMO_CHILD_SNAPSHOT_MODIFIED
+)
+
+
+def round_size(size: int) -> int:
+    """Round up to a page; OUT_OF_RANGE on overflow or above the maximum VMO size."""
+    rounded = (size + PAGE - 1) & ~(PAGE - 1)
+    if rounded > VMO_MAX_SIZE or size < 0:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"size {size} is larger than a VMO can be")
+    return rounded
+
+
+class ChildObserver(Protocol):
+    """Zircon's VmObjectChildObserver: told when a VMO's direct children come and go."""
+
+    def on_zero_children(self, vmo: Vmo) -> None:
+        """The VMO's last direct child went away."""
+
+
+class PageStore:
+    """Sparse pages shared by a VMO and its reference/slice children."""
+
+    __slots__ = ("kernel", "pages", "users")
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.pages: SortedDict = SortedDict()
+        self.users = 0
+
+    def missing(self, first: int, last: int) -> int:
+        """How many pages in [first, last] are absent."""
+        present = sum(1 for _ in self.pages.irange(first, last))
+        return (last - first + 1) - present
+
+    def ensure(self, first: int, last: int) -> None:
+        """Create the absent pages in [first, last] (charging them first)."""
+        if last < first:
+            return
+        n = self.missing(first, last)
+        if n:
+            self.kernel.mem.charge_pages(n)
+            pages = self.pages
+            for i in range(first, last + 1):
+                if i not in pages:
+                    pages[i] = bytearray(PAGE)
+
+    def drop(self, first: int, last: int) -> int:
+        """Free the pages in [first, last]; returns how many were freed."""
+        keys = list(self.pages.irange(first, last))
+        for i in keys:
+            del self.pages[i]
+        if keys:
+            self.kernel.mem.uncharge_pages(len(keys))
+        return len(keys)
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Bytes [offset, offset+length) of the store (absent pages read as zeros)."""
+        out = bytearray()
+        pos = offset
+        end = offset + length
+        pages = self.pages
+        while pos < end:
+            i, within = divmod(pos, PAGE)
+            n = min(PAGE - within, end - pos)
+            page = pages.get(i)
+            out += page[within : within + n] if page is not None else _ZERO_PAGE[:n]
+            pos += n
+        return bytes(out)
+
+    def write(self, offset: int, data: bytes) -> None:
+        """Write `data` at `offset` (pages are created, charged first)."""
+        if not data:
+            return
+        self.ensure(offset // PAGE, (offset + len(data) - 1) // PAGE)
+        pos = 0
+        pages = self.pages
+        while pos < len(data):
+            i, within = divmod(offset + pos, PAGE)
+            n = min(PAGE - within, len(data) - pos)
+            pages[i][within : within + n] = data[pos : pos + n]
+            pos += n
+
+    def zero(self, offset: int, length: int) -> None:
+        """Zero a byte range: whole pages are freed, partial ones cleared."""
+        end = offset + length
+        first_full = (offset + PAGE - 1) // PAGE
+        last_full = end // PAGE - 1
+        if first_full <= last_full:
+            self.drop(first_full, last_full)
+        pages = self.pages
+        for lo, hi in ((offset, min(end, first_full * PAGE)), (max(offset, (last_full + 1) * PAGE), end)):
+            if lo < hi:
+                page = pages.get(lo // PAGE)
+                if page is not None:
+                    page[lo % PAGE : lo % PAGE + (hi - lo)] = bytes(hi - lo)
+
+    def copy_range(self, offset: int, size: int) -> PageStore:
+        """A new store holding a copy of the pages of [offset, offset+size), rebased to 0."""
+        new = PageStore(self.kernel)
+        base = offset // PAGE
+        last = (offset + size - 1) // PAGE
+        keys = list(self.pages.irange(base, last)) if size else []
+        if keys:
+            self.kernel.mem.charge_pages(len(keys))
+        for i in keys:
+            new.pages[i - base] = bytearray(self.pages[i])
+        return new
+
+
+class ContentSize:
+    """The content (stream) size, shared between a VMO and its reference children."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+class Vmo(MappableObject):
+    """A virtual memory object."""
+
+    obj_type = zx.ZX_OBJ_TYPE_VMO
+    type_name = "vmo"
+    default_rights = zx.ZX_DEFAULT_VMO_RIGHTS
+
+    __slots__ = (
+        "_size",
+        "base",
+        "child_observer",
+        "children",
+        "content",
+        "discardable",
+        "immutable",
+        "kind",
+        "lock_count",
+        "num_mappings",
+        "options",
+        "parent",
+        "pin_count",
+        "resizable",
+        "size_owner",
+        "store",
+    )
+
+    def __init__(self, kernel: Kernel, store: PageStore, base: int, size: int, content: ContentSize) -> None:
+        super().__init__(kernel)
+        self.store = store
+        store.users += 1
+        self.base = base
+        self._size = size
+        self.content = content
+        self.options = 0
+        self.resizable = False
+        self.discardable = False
+        self.parent: Vmo | None = None
+        self.children: list[Vmo] = []
+        self.kind = "root"
+        self.num_mappings = 0
+        self.child_observer: Any = None
+        self.pin_count = 0
+        self.lock_count = 0
+        self.immutable = False
+        # A reference child has its parent's size; everything else owns its size.
+        self.size_owner: Vmo = self
+        # ZX_VMO_ZERO_CHILDREN is asserted from creation (no children yet).
+        self.signals = zx.ZX_VMO_ZERO_CHILDREN
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, kernel: Kernel, size: int, options: int = 0, *, name: bytes = b"") -> Vmo:
+        """A new VMO, validated like zx_vmo_create; UNPUBLISHED (the caller publishes)."""
+        if type(options) is not int or options < 0 or options & ~CREATE_OPTIONS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown VMO options {options!r}")
+        if options & zx.ZX_VMO_RESIZABLE and options & zx.ZX_VMO_UNBOUNDED:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "RESIZABLE with UNBOUNDED")
+        if type(size) is not int:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size must be an int")
+        if size < 0 or size > (1 << 64) - 1:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "size does not fit in 64 bits")
+        rounded = VMO_MAX_SIZE if options & zx.ZX_VMO_UNBOUNDED else round_size(size)
+        if kernel.mem.armed:
+            kernel.mem.alloc("object")
+        vmo = cls(kernel, PageStore(kernel), 0, rounded, ContentSize(size))
+        vmo.options = options
+        vmo.resizable = bool(options & zx.ZX_VMO_RESIZABLE)
+        vmo.discardable = bool(options & zx.ZX_VMO_DISCARDABLE)
+        vmo.name = bytes(name)[: zx.ZX_MAX_NAME_LEN - 1]
+        return vmo
+
+    def create_child(self, options: int, offset: int, size: int) -> Vmo:
+        """A child VMO (zx_vmo_create_child's rules minus handle rights); UNPUBLISHED.
+
+        Creating it clears ZX_VMO_ZERO_CHILDREN on this VMO at once.
+        """
+        rounded = round_size(size)
+        if options & zx.ZX_VMO_CHILD_NO_WRITE and options & zx.ZX_VMO_CHILD_RESIZABLE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "NO_WRITE with RESIZABLE")
+        no_write = bool(options & zx.ZX_VMO_CHILD_NO_WRITE)
+        options &= ~zx.ZX_VMO_CHILD_NO_WRITE
+        if self.discardable:
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "discardable VMOs cannot have children")
+        resizable = bool(options & zx.ZX_VMO_CHILD_RESIZABLE)
+        k = self.kernel
+        if options & zx.ZX_VMO_CHILD_SLICE:
+            if options & ~zx.ZX_VMO_CHILD_SLICE:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "SLICE takes no other option")
+            if self.size_owner.resizable:
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
+            if offset % PAGE:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice offset is not page-aligned")
+            if offset + rounded > self.size:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice beyond the parent")
+            if k.mem.armed:
+                k.mem.alloc("object")
+            child = Vmo(k, self.store, self.base + offset, rounded, ContentSize(size))
+            child.kind = "slice"
+        elif options & zx.ZX_VMO_CHILD_REFERENCE:
+            if options & ~(zx.ZX_VMO_CHILD_REFERENCE | zx.ZX_VMO_CHILD_RESIZABLE):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "REFERENCE takes only RESIZABLE")
+            if offset != 0 or size != 0:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a reference covers the whole VMO")
+            if k.mem.armed:
+                k.mem.alloc("object")
+            child = Vmo(k, self.store, self.base, 0, self.content)
+            child.kind = "reference"
+            child.size_owner = self.size_owner
+        else:
+            kind = options & _SNAPSHOTS
+            if kind not in (zx.ZX_VMO_CHILD_SNAPSHOT, zx.ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE,
+                            zx.ZX_VMO_CHILD_SNAPSHOT_MODIFIED):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "exactly one SNAPSHOT type is required")
+            if options & ~(_SNAPSHOTS | zx.ZX_VMO_CHILD_RESIZABLE):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown child options {options:#x}")
+            if offset % PAGE:
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
+            if self.pin_count:
+                raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+            if k.mem.armed:
+                k.mem.alloc("object")
+            visible = max(0, min(rounded, self.size - offset)) if offset < self.size else 0
+            store = self.store.copy_range(self.base + offset, visible)
+            child = Vmo(k, store, 0, rounded, ContentSize(size))
+            child.kind = "snapshot"
+            child.immutable = no_write and kind == zx.ZX_VMO_CHILD_SNAPSHOT
+        child.resizable = resizable
+        child.options = zx.ZX_VMO_RESIZABLE if resizable else 0
+        child.name = self.name
+        child.parent = self
+        self.retain()  # the child keeps its parent alive
+        self.children.append(child)
+        if len(self.children) == 1:
+            self.update_signals(zx.ZX_VMO_ZERO_CHILDREN, 0)
+            obs = self.child_observer
+            if obs is not None and hasattr(obs, "on_first_child"):
+                obs.on_first_child(self)
+            hook = getattr(k, "vmo_hooks", None)
+            if hook is not None and hook.first_child is not None:
+                hook.first_child(kernel=k, vmo=self)
+        k_trace = k.trace
+        if k_trace is not None:
+            k.emit("vmo.child_created", self.koid, child.koid, child.kind)
+        return child
+
+    def create_reference(self) -> Vmo:
+        """A ZX_VMO_CHILD_REFERENCE of the whole VMO (unpublished)."""
+        return self.create_child(zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+
+    def set_child_observer(self, observer: ChildObserver | None) -> None:
+        """Register (or clear) the observer told about zero-children transitions."""
+        self.child_observer = observer
+
+    # ------------------------------------------------------------------ size
+    @property
+    def size(self) -> int:
+        """The page-rounded size."""
+        return self.size_owner._size
+
+    @property
+    def content_size(self) -> int:
+        """The content (stream) size."""
+        return self.content.value
+
+    def mappable_size(self) -> int:
+        return self.size
+
+    def set_size(self, size: int) -> None:
+        """Resize (the caller checked rights and resizability)."""
+        rounded = round_size(size)
+        owner = self.size_owner
+        old = owner._size
+        if rounded < old:
+            first = (self.base + rounded) // PAGE
+            last = (self.base + old) // PAGE - 1
+            if self.pin_count and first <= last:
+                raise ZxError(zx.ZX_ERR_BAD_STATE, "shrinking would discard pinned pages")
+            if first <= last:
+                self.store.drop(first, last)
+        if size % PAGE:
+            # Bytes from the new size to the page end read as zeros.
+            self.store.zero(self.base + size, rounded - size)
+        owner._size = rounded
+        self.content.value = size
+
+    # ------------------------------------------------------------------ bytes
+    def _check(self, offset: int, length: int) -> None:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"[{offset}, {offset}+{length}) is outside the VMO")
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Read bytes; ZX_ERR_OUT_OF_RANGE past the size."""
+        self._check(offset, length)
+        return self.store.read(self.base + offset, length)
+
+    def write(self, offset: int, data: bytes) -> None:
+        """Write bytes; ZX_ERR_OUT_OF_RANGE past the size (all or nothing)."""
+        self._check(offset, len(data))
+        self.store.write(self.base + offset, data)
+
+    def read_bytes(self, offset: int, length: int) -> bytes:
+        return self.read(offset, length)
+
+    def write_bytes(self, offset: int, data: bytes) -> None:
+        self.write(offset, data)
+
+    def committed_pages(self, offset: int = 0, length: int | None = None) -> int:
+        """Pages of the range that hold memory."""
+        length = self.size - offset if length is None else length
+        if length <= 0:
+            return 0
+        first = (self.base + offset) // PAGE
+        last = (self.base + offset + length - 1) // PAGE
+        return sum(1 for _ in self.store.pages.irange(first, last))
+
+    def commit(self, offset: int, length: int) -> None:
+        """Allocate the pages of a range."""
+        if length:
+            self.store.ensure((self.base + offset) // PAGE, (self.base + offset + length - 1) // PAGE)
+
+    def decommit(self, offset: int, length: int) -> None:
+        """Free the pages of a range (they read as zeros)."""
+        if self.pin_count:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages cannot be decommitted")
+        if length:
+            self.store.drop((self.base + offset) // PAGE, (self.base + offset + length - 1) // PAGE)
+
+    def pin(self) -> None:
+        """Pin the VMO's pages (they cannot be decommitted or truncated)."""
+        self.pin_count += 1
+
+    def unpin(self) -> None:
+        """Undo one `pin()`."""
+        self.pin_count -= 1
+
+    # ------------------------------------------------------------------ mappings
+    def mapping_added(self, mapping: Mapping) -> None:
+        self.num_mappings += 1
+
+    def mapping_removed(self, mapping: Mapping) -> None:
+        self.num_mappings -= 1
+
+    # ------------------------------------------------------------------ info
+    def info(self, handle_rights: int, extra_flags: int = zx.ZX_INFO_VMO_VIA_HANDLE) -> zx.zx_info_vmo_t:
+        """The ZX_INFO_VMO record as seen through a handle with `handle_rights`."""
+        flags = zx.ZX_INFO_VMO_TYPE_PAGED | extra_flags
+        if self.resizable:
+            flags |= zx.ZX_INFO_VMO_RESIZABLE
+        if self.kind == "snapshot":
+            flags |= zx.ZX_INFO_VMO_IS_COW_CLONE
+        if self.discardable:
+            flags |= zx.ZX_INFO_VMO_DISCARDABLE
+        if self.immutable:
+            flags |= zx.ZX_INFO_VMO_IMMUTABLE
+        committed = self.committed_pages() * PAGE if self.kind != "reference" else 0
+        return zx.zx_info_vmo_t(
+            koid=self.koid,
+            name=self.name,
+            size_bytes=self.size,
+            parent_koid=self.parent.koid if self.parent is not None else 0,
+            num_children=len(self.children),
+            num_mappings=self.num_mappings,
+            share_count=max(1, self.num_mappings),
+            flags=flags,
+            committed_bytes=committed,
+            handle_rights=handle_rights,
+            cache_policy=zx.ZX_CACHE_POLICY_CACHED,
+            populated_bytes=committed,
+        )
+
+    # ------------------------------------------------------------------ lifetime
+    def on_destroy(self) -> None:
+        k = self.kernel
+        store = self.store
+        store.users -= 1
+        if store.users == 0:
+            store.drop(0, (1 << 64) // PAGE)
+        parent = self.parent
+        if parent is not None:
+            self.parent = None
+            parent.children.remove(self)
+            if not parent.children:
+                parent.update_signals(0, zx.ZX_VMO_ZERO_CHILDREN)
+                if k.trace is not None:
+                    k.emit("vmo.zero_children", parent.koid)
+                obs = parent.child_observer
+                if obs is not None:
+                    obs.on_zero_children(parent)
+                hook = getattr(k, "vmo_hooks", None)
+                if hook is not None and hook.zero_children is not None:
+                    hook.zero_children(kernel=k, vmo=parent)
+            parent.release()
+
+    def describe(self) -> dict[str, Any]:
+        return {"size": self.size, "kind": self.kind, "children": len(self.children)}
