@@ -307,6 +307,8 @@ class Kernel:
         obj.alive = False
         obj.on_destroy()
         obj.observers = None
+        if not obj.published:
+            return  # never made live (a failed syscall's discarded object): untraced
         self.objects.pop(obj.koid, None)
         if self.trace is not None:
             self.emit("object_destroyed", obj.koid, obj.type_name)

@@ -122,7 +122,7 @@ class KernelObject:
             return
         self.signals = new
         kernel = self.kernel
-        if kernel.trace is not None:
+        if kernel.trace is not None and self.published:
             kernel.emit("signal", self.koid, old, new)
         if kernel.obs_signals is not None:
             kernel.obs_signals(kernel=kernel, obj=self, old=old, new=new)

@@ -328,6 +328,8 @@ class Vmar(KernelObject):
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "a handle lacks a right for the permissions")
         if flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE and not flags & zx.ZX_VM_ALLOW_FAULTS:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "FAULT_BEYOND_STREAM_SIZE needs ALLOW_FAULTS")
+        if flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE and not getattr(obj, "has_stream_size", True):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "the object has no stream size")
         if flags & zx.ZX_VM_REQUIRE_NON_RESIZABLE and obj.resizable:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the object is resizable")
         if obj_offset % PAGE:
@@ -657,7 +659,8 @@ def _maps(vmar: Vmar, depth: int) -> list[zx.zx_info_maps_t]:
             committed = node.obj.committed_pages(node.offset, node.size)
             out.append(zx.zx_info_maps_t(
                 name=node.obj.name, base=node.base, size=node.size, depth=d,
-                type=zx.ZX_INFO_MAPS_TYPE_MAPPING, mmu_flags=node.perms, vmo_koid=node.obj.koid,
+                type=zx.ZX_INFO_MAPS_TYPE_MAPPING, mmu_flags=node.perms,
+                vmo_koid=getattr(node.obj, "user_koid", 0) or node.obj.koid,
                 vmo_offset=node.offset, committed_pages=committed, populated_pages=committed,
             ))
     return out

@@ -170,8 +170,11 @@ class Vmo(MappableObject):
         "parent",
         "pin_count",
         "resizable",
+        "has_stream_size",
+        "mapping_listener",
         "size_owner",
         "store",
+        "user_koid",
     )
 
     def __init__(self, kernel: Kernel, store: PageStore, base: int, size: int, content: ContentSize) -> None:
@@ -194,6 +197,13 @@ class Vmo(MappableObject):
         self.immutable = False
         # A reference child has its parent's size; everything else owns its size.
         self.size_owner: Vmo = self
+        # The koid reported for this memory (Zircon's VMO "user id"): IOB references and
+        # their mapping children report their region's koid.
+        self.user_koid = 0
+        # IOB region memory has no stream size (FAULT_BEYOND_STREAM_SIZE is refused).
+        self.has_stream_size = True
+        # Called as listener(vmo, mapping) after a mapping of this VMO went away.
+        self.mapping_listener: Any = None
         # ZX_VMO_ZERO_CHILDREN is asserted from creation (no children yet).
         self.signals = zx.ZX_VMO_ZERO_CHILDREN
 
@@ -389,6 +399,8 @@ class Vmo(MappableObject):
 
     def mapping_removed(self, mapping: Mapping) -> None:
         self.num_mappings -= 1
+        if self.mapping_listener is not None:
+            self.mapping_listener(self, mapping)
 
     # ------------------------------------------------------------------ info
     def info(self, handle_rights: int, extra_flags: int = zx.ZX_INFO_VMO_VIA_HANDLE) -> zx.zx_info_vmo_t:
@@ -404,7 +416,7 @@ class Vmo(MappableObject):
             flags |= zx.ZX_INFO_VMO_IMMUTABLE
         committed = self.committed_pages() * PAGE if self.kind != "reference" else 0
         return zx.zx_info_vmo_t(
-            koid=self.koid,
+            koid=self.user_koid or self.koid,
             name=self.name,
             size_bytes=self.size,
             parent_koid=self.parent.koid if self.parent is not None else 0,
