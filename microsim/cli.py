@@ -79,7 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `microsim` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" belongs to the simulated program (`microsim run P -- ARGS`).
+    program_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, program_args = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    args.program_args = program_args
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

@@ -407,6 +407,17 @@ class Kernel:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""
         self.sched.run()
 
+    def spawn(self, program: Any, *, handles: Sequence[int] = (), args: Sequence[str] = (),
+              name: str | None = None, parent: Process | None = None) -> Process:
+        """Start a program (a file, module or `main(ctx)` callable) in a new process.
+
+        `handles` are moved from `parent` into the new process as its startup handles.
+        Call `run()` to run it. See microsim/runner.py.
+        """
+        from microsim.runner import spawn
+
+        return spawn(self, program, handles=handles, args=args, name=name, parent=parent)
+
     # ------------------------------------------------------------------ invariants
     def enable_invariant_checks(self) -> None:
         """Run the invariant checker after every syscall (raises on a broken invariant)."""

@@ -69,7 +69,8 @@ class Process(KernelObject):
         trace = kernel.trace
         if trace is not None:
             trace.buffer.append(
-                ("handle_created", kernel.now, kernel.cur_sc, kernel.cur_pid, kernel.cur_tid,
+                # pid: the process whose table the handle enters.
+                ("handle_created", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
                  value, handle.obj.koid, handle.rights, reason)
             )
         if kernel.obs_handle_created is not None:
@@ -92,7 +93,7 @@ class Process(KernelObject):
         trace = kernel.trace
         if trace is not None:
             trace.buffer.append(
-                ("handle_closed", kernel.now, kernel.cur_sc, kernel.cur_pid, kernel.cur_tid,
+                ("handle_closed", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
                  value, handle.obj.koid, reason)
             )
         if kernel.obs_handle_closed is not None:

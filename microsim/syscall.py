@@ -10,6 +10,7 @@ the syscalls they select, so an unobserved syscall pays nothing for them.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import inspect
 from collections.abc import Callable
@@ -202,7 +203,7 @@ def _freeze(value: Any) -> Any:
     if t is dict:
         return {str(k): _freeze(v) for k, v in value.items()}
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _freeze(getattr(value, k)) for k in value.__dataclass_fields__}
+        return {f.name: _freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, int):
         return int(value)
     return repr(value)

@@ -1,1 +1,166 @@
-"""Trace analysis (in progress)."""
+"""Reading and analysing microsim traces (JSON lines; see docs/trace-format.md).
+
+    from microsim import trace
+    for ev in trace.load("run.jsonl", syscall="zx_iob_*", status="error"):
+        print(ev.sc, ev.name, ev.status)
+
+`load` streams: it reads one line at a time, so a trace larger than memory works.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from microsim.errors import MicrosimError
+
+SUPPORTED_VERSIONS = (1,)
+
+
+class TraceError(MicrosimError):
+    """The file is not a readable microsim trace."""
+
+
+@dataclass(slots=True)
+class Event:
+    """One trace record: the common fields as attributes, the rest in `fields`."""
+
+    kind: str
+    t: int
+    sc: int
+    pid: int
+    tid: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A kind-specific field, or `default`."""
+        return self.fields.get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as it is in the file."""
+        return {"kind": self.kind, "t": self.t, "sc": self.sc, "pid": self.pid, "tid": self.tid, **self.fields}
+
+
+_COMMON = ("kind", "t", "sc", "pid", "tid")
+
+
+def _open(path: str | IO[bytes]) -> IO[bytes]:
+    if isinstance(path, str):
+        try:
+            return open(path, "rb")
+        except OSError as exc:
+            raise TraceError(f"cannot open trace {path!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def records(path: str | IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record dict) for every line; TraceError on a malformed line."""
+    f = _open(path)
+    try:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise TraceError(f"line {n}: not JSON ({exc})") from None
+            if not isinstance(rec, dict) or "kind" not in rec:
+                raise TraceError(f"line {n}: not a trace record")
+            if n == 1 and rec["kind"] == "trace_start" and rec.get("version") not in SUPPORTED_VERSIONS:
+                raise TraceError(f"unsupported trace version {rec.get('version')!r}")
+            yield n, rec
+    finally:
+        if isinstance(path, str):
+            f.close()
+
+
+@dataclass
+class Filter:
+    """Which events to keep. Every criterion given must match.
+
+    `pid`/`tid`: koids; `syscall`: a glob on syscall names ("zx_vmo_*", "vmo_*");
+    `status`: a status code, its name, or "error" / "ok"; `type`: object type name;
+    `koid`: any field naming that koid; `kind`: a glob on event kinds; `since`/`until`:
+    virtual time range in ns.
+    """
+
+    pid: int | None = None
+    tid: int | None = None
+    syscall: str | None = None
+    status: int | str | None = None
+    type: str | None = None
+    koid: int | None = None
+    kind: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+    def matches(self, rec: dict[str, Any]) -> bool:
+        """Whether a record dict passes the filter."""
+        if self.kind is not None and not fnmatch.fnmatchcase(rec["kind"], self.kind):
+            return False
+        if self.pid is not None and rec.get("pid") != self.pid:
+            return False
+        if self.tid is not None and rec.get("tid") != self.tid:
+            return False
+        if self.since is not None and rec.get("t", 0) < self.since:
+            return False
+        if self.until is not None and rec.get("t", 0) > self.until:
+            return False
+        if self.syscall is not None:
+            name = rec.get("name") if rec["kind"] == "syscall" else None
+            if name is None:
+                return False
+            pat = self.syscall if self.syscall.startswith("zx_") or self.syscall[:1] == "*" else "zx_" + self.syscall
+            if not fnmatch.fnmatchcase(name, pat):
+                return False
+        if self.status is not None:
+            if rec["kind"] != "syscall":
+                return False
+            st = rec.get("status", 0)
+            want = self.status
+            if want == "error":
+                if st == 0:
+                    return False
+            elif want == "ok":
+                if st != 0:
+                    return False
+            elif isinstance(want, str):
+                from microsim import zx
+
+                if zx.zx_status_get_string(st) != want:
+                    return False
+            elif st != want:
+                return False
+        if self.type is not None and rec.get("type") != self.type:
+            return False
+        if self.koid is not None:
+            k = self.koid
+            if not (rec.get("koid") == k or rec.get("related_koid") == k or rec.get("iob") == k
+                    or rec.get("child") == k or rec.get("region_koid") == k or rec.get("process") == k
+                    or rec.get("thread") == k or rec.get("vmar") == k):
+                return False
+        return True
+
+
+def load(path: str | IO[bytes], **criteria: Any) -> Iterator[Event]:
+    """Stream the trace's events, keeping those matching `Filter(**criteria)`."""
+    flt = Filter(**criteria)
+    for n, rec in records(path):
+        if criteria and not flt.matches(rec):
+            continue
+        extra = {k: v for k, v in rec.items() if k not in _COMMON}
+        yield Event(rec["kind"], rec.get("t", 0), rec.get("sc", 0), rec.get("pid", 0), rec.get("tid", 0), extra, n)
+
+
+__all__ = ["Event", "Filter", "TraceError", "load", "records"]

@@ -1,0 +1,7 @@
+"""`python -m microsim.trace ...`."""
+
+import sys
+
+from microsim.trace.cli import main
+
+sys.exit(main())
