@@ -1,0 +1,301 @@
+"""The VMO plugin through the syscall API (Zircon's vmo.cc core-tests, ported)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from microsim import ZxError, zx
+from microsim.process import Process
+
+P = zx.ZX_PAGE_SIZE
+U64 = 2**64 - 1
+
+
+@pytest.fixture
+def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
+    return make_kernel(plugins=["vmo"]).create_process("vmo-test")
+
+
+def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
+    with pytest.raises(ZxError) as e:
+        fn(*args)
+    return e.value.status
+
+
+def test_create_sizes_and_options(p: Process) -> None:
+    for i in range(16):
+        v = p.zx.vmo_create(i * P, 0)
+        assert p.zx.vmo_get_size(v) == i * P
+    for s in (0, 1, P - 1, P, P + 1, 4 * P - 1):
+        assert p.zx.vmo_get_size(p.zx.vmo_create(s, 0)) == (s + P - 1) // P * P
+    assert status(p.zx.vmo_create, P, 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create, P, zx.ZX_VMO_RESIZABLE | zx.ZX_VMO_UNBOUNDED) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create, U64, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_create, -1, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_create, "big", 0) == zx.ZX_ERR_INVALID_ARGS
+    rights = p.zx.object_get_info(p.zx.vmo_create(P, 0), zx.ZX_INFO_HANDLE_BASIC).rights
+    assert rights == zx.ZX_DEFAULT_VMO_RIGHTS
+    r = p.zx.object_get_info(p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE), zx.ZX_INFO_HANDLE_BASIC).rights
+    assert r == zx.ZX_DEFAULT_VMO_RIGHTS | zx.ZX_RIGHT_RESIZE
+
+
+def test_unbounded(p: Process) -> None:
+    v = p.zx.vmo_create(42, zx.ZX_VMO_UNBOUNDED)
+    assert p.zx.object_get_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE) == 42
+    assert p.zx.vmo_get_size(v) > 2**60
+    p.zx.vmo_write(v, b"far", 2**50)
+    assert p.zx.vmo_read(v, 2**50, 3) == b"far"
+
+
+def test_read_write_ranges(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P, 0)
+    assert p.zx.vmo_read(v, 0, 16) == bytes(16)
+    p.zx.vmo_write(v, b"abc", P - 1)
+    assert p.zx.vmo_read(v, P - 1, 3) == b"abc"
+    assert p.zx.vmo_read(v, 2 * P, 0) == b""
+    p.zx.vmo_write(v, b"", 2 * P)
+    assert status(p.zx.vmo_read, v, 2 * P + 1, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_read, v, 2 * P - 1, 2) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_write, v, b"xx", 2 * P - 1) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_read, v, 1, U64) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_read, v, U64, 2) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_write, v, "text", 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_read, v, -1, 1) == zx.ZX_ERR_OUT_OF_RANGE
+
+
+def test_rights_and_wrong_type(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    ro = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ)
+    wo = p.zx.handle_duplicate(v, zx.ZX_RIGHT_WRITE)
+    assert status(p.zx.vmo_write, ro, b"x", 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.vmo_read, wo, 0, 1) == zx.ZX_ERR_ACCESS_DENIED
+    no_rights = p.zx.handle_duplicate(p.self_handle, 0)
+    assert status(p.zx.vmo_read, no_rights, 0, 1) == zx.ZX_ERR_WRONG_TYPE  # type first
+    assert status(p.zx.vmo_get_size, p.self_handle) == zx.ZX_ERR_WRONG_TYPE
+    assert p.zx.vmo_get_size(p.zx.handle_duplicate(v, 0)) == P  # no rights needed
+
+
+def test_resize(p: Process) -> None:
+    v = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    p.zx.vmo_write(v, b"x" * P, 0)
+    p.zx.vmo_set_size(v, 5461)
+    assert p.zx.vmo_get_size(v) == 2 * P
+    assert p.zx.object_get_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE) == 5461
+    assert p.zx.vmo_read(v, P, 16) == bytes(16)
+    p.zx.vmo_set_size(v, 10)
+    assert p.zx.vmo_read(v, 0, 12) == b"x" * 10 + bytes(2)  # the tail of the page is zeroed
+    assert status(p.zx.vmo_set_size, v, U64) == zx.ZX_ERR_OUT_OF_RANGE
+    no_resize = p.zx.handle_duplicate(v, zx.ZX_DEFAULT_VMO_RIGHTS)
+    assert status(p.zx.vmo_set_size, no_resize, P) == zx.ZX_ERR_ACCESS_DENIED
+    fixed = p.zx.vmo_create(P, 0)
+    assert status(p.zx.vmo_set_size, fixed, 2 * P) == zx.ZX_ERR_UNAVAILABLE
+    assert status(p.zx.vmo_set_size, fixed, 0) == zx.ZX_ERR_UNAVAILABLE
+    ro = p.zx.handle_duplicate(fixed, zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_set_size, ro, P) == zx.ZX_ERR_ACCESS_DENIED
+
+
+def test_content_size_property(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    assert p.zx.object_get_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE) == P
+    p.zx.object_set_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE, P + 15643)
+    assert p.zx.object_get_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE) == P + 15643
+    assert p.zx.vmo_get_size(v) == P
+    assert status(p.zx.object_get_property, v, zx.ZX_PROP_VMO_CONTENT_SIZE, 4) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    no_write = p.zx.handle_duplicate(v, zx.ZX_DEFAULT_VMO_RIGHTS & ~zx.ZX_RIGHT_WRITE)
+    assert status(p.zx.object_set_property, no_write, zx.ZX_PROP_VMO_CONTENT_SIZE, 1) == zx.ZX_ERR_ACCESS_DENIED
+    p.zx.vmo_write(v, b"zz", 100)
+    p.zx.object_set_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE, 100)
+    assert p.zx.vmo_read(v, 100, 2) == bytes(2)  # bytes beyond the content size are zeroed
+
+
+def test_op_range(p: Process) -> None:
+    v = p.zx.vmo_create(4 * P, 0)
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_COMMIT, 0, 2 * P)
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 2 * P
+    p.zx.vmo_write(v, b"data", P)
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_DECOMMIT, 0, 2 * P)
+    assert p.zx.vmo_read(v, P, 4) == bytes(4)
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 0
+    p.zx.vmo_write(v, b"data", 10)
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_ZERO, 10, 2)
+    assert p.zx.vmo_read(v, 10, 4) == b"\0\0ta"
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_DECOMMIT, 1, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_COMMIT, 0, 5 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_op_range, v, 99, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_LOCK, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_CACHE_SYNC, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    ro = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_op_range, ro, zx.ZX_VMO_OP_COMMIT, 0, P) == zx.ZX_ERR_ACCESS_DENIED
+    d = p.zx.vmo_create(P, zx.ZX_VMO_DISCARDABLE)
+    assert status(p.zx.vmo_op_range, d, zx.ZX_VMO_OP_UNLOCK, 0, P) == zx.ZX_ERR_BAD_STATE
+    p.zx.vmo_op_range(d, zx.ZX_VMO_OP_TRY_LOCK, 0, P)
+    p.zx.vmo_op_range(d, zx.ZX_VMO_OP_UNLOCK, 0, P)
+
+
+def test_snapshot_isolation_both_ways(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P, 0)
+    p.zx.vmo_write(v, b"parent", 0)
+    for kind in (zx.ZX_VMO_CHILD_SNAPSHOT, zx.ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE):
+        c = p.zx.vmo_create_child(v, kind, 0, 3 * P)
+        assert p.zx.vmo_read(c, 0, 6) == b"parent"
+        assert p.zx.vmo_read(c, 2 * P, 4) == bytes(4)  # beyond the parent reads zeros
+        p.zx.vmo_write(c, b"CHILD!", 0)
+        assert p.zx.vmo_read(v, 0, 6) == b"parent"
+        p.zx.vmo_write(v, b"PARENT", 0)
+        assert p.zx.vmo_read(c, 0, 6) == b"CHILD!"
+        p.zx.vmo_write(v, b"parent", 0)
+        info = p.zx.object_get_info(c, zx.ZX_INFO_VMO)
+        assert info.flags & zx.ZX_INFO_VMO_IS_COW_CLONE and info.parent_koid
+
+
+def test_slice_and_reference_share_pages(p: Process) -> None:
+    v = p.zx.vmo_create(4 * P, 0)
+    s = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SLICE, P, 2 * P)
+    p.zx.vmo_write(s, b"slice", 0)
+    assert p.zx.vmo_read(v, P, 5) == b"slice"
+    p.zx.vmo_write(v, b"both", 2 * P)
+    assert p.zx.vmo_read(s, P, 4) == b"both"
+    assert status(p.zx.vmo_read, s, 2 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    r = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    p.zx.vmo_write(r, b"ref", 0)
+    assert p.zx.vmo_read(v, 0, 3) == b"ref"
+    assert p.zx.vmo_get_size(r) == 4 * P
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SLICE, 1, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SLICE | zx.ZX_VMO_CHILD_RESIZABLE, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_REFERENCE | zx.ZX_VMO_CHILD_SNAPSHOT, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    resizable = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    assert status(p.zx.vmo_create_child, resizable, zx.ZX_VMO_CHILD_SLICE, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+
+
+def test_child_errors_and_rights(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    assert status(p.zx.vmo_create_child, v, 0, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT | 0x1000, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT, 1, P) == zx.ZX_ERR_INVALID_ARGS
+    nw_rs = zx.ZX_VMO_CHILD_SNAPSHOT | zx.ZX_VMO_CHILD_NO_WRITE | zx.ZX_VMO_CHILD_RESIZABLE
+    assert status(p.zx.vmo_create_child, v, nw_rs, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, U64) == zx.ZX_ERR_OUT_OF_RANGE
+    no_dup = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_create_child, no_dup, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P) == zx.ZX_ERR_ACCESS_DENIED
+    d = p.zx.vmo_create(P, zx.ZX_VMO_DISCARDABLE)
+    assert status(p.zx.vmo_create_child, d, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    # Child rights: parent's minus RESIZE, plus properties; snapshots add WRITE, drop EXECUTE.
+    ro = p.zx.handle_duplicate(v, zx.ZX_RIGHT_DUPLICATE | zx.ZX_RIGHT_READ | zx.ZX_RIGHT_MAP)
+    snap = p.zx.vmo_create_child(ro, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    want = zx.ZX_RIGHT_DUPLICATE | zx.ZX_RIGHT_READ | zx.ZX_RIGHT_MAP | zx.ZX_RIGHTS_PROPERTY | zx.ZX_RIGHT_WRITE
+    assert p.zx.object_get_info(snap, zx.ZX_INFO_HANDLE_BASIC).rights == want
+    nw = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT | zx.ZX_VMO_CHILD_NO_WRITE, 0, P)
+    assert not p.zx.object_get_info(nw, zx.ZX_INFO_HANDLE_BASIC).rights & zx.ZX_RIGHT_WRITE
+    sl = p.zx.vmo_create_child(ro, zx.ZX_VMO_CHILD_SLICE, 0, P)
+    assert p.zx.object_get_info(sl, zx.ZX_INFO_HANDLE_BASIC).rights == want & ~zx.ZX_RIGHT_WRITE
+    rc = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT | zx.ZX_VMO_CHILD_RESIZABLE, 0, P)
+    assert p.zx.object_get_info(rc, zx.ZX_INFO_HANDLE_BASIC).rights & zx.ZX_RIGHT_RESIZE
+    p.zx.vmo_set_size(rc, 3 * P)  # a resizable child of a fixed-size parent
+
+
+def test_zero_children_signal_lifecycle(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    assert p.zx.object_wait_one(v, zx.ZX_VMO_ZERO_CHILDREN, 0) & zx.ZX_VMO_ZERO_CHILDREN
+    kids = []
+    for kind in (zx.ZX_VMO_CHILD_SNAPSHOT, zx.ZX_VMO_CHILD_SLICE, zx.ZX_VMO_CHILD_REFERENCE):
+        kids.append(p.zx.vmo_create_child(v, kind, 0, 0 if kind == zx.ZX_VMO_CHILD_REFERENCE else P))
+        assert status(p.zx.object_wait_one, v, zx.ZX_VMO_ZERO_CHILDREN, zx.ZX_TIME_INFINITE_PAST) == zx.ZX_ERR_TIMED_OUT
+        assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).num_children == len(kids)
+        assert p.zx.object_wait_one(kids[-1], zx.ZX_VMO_ZERO_CHILDREN, 0)
+    for i, k in enumerate(reversed(kids)):
+        p.zx.handle_close(k)
+        assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).num_children == len(kids) - i - 1
+    assert p.zx.object_wait_one(v, zx.ZX_VMO_ZERO_CHILDREN, 0) & zx.ZX_VMO_ZERO_CHILDREN
+
+
+def test_child_kept_alive_by_mapping(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    c = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    addr = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, c, 0, P)
+    p.zx.handle_close(c)
+    assert status(p.zx.object_wait_one, v, zx.ZX_VMO_ZERO_CHILDREN, 0) == zx.ZX_ERR_TIMED_OUT
+    p.zx.vmar_unmap(p.root_vmar_handle, addr, P)
+    assert p.zx.object_wait_one(v, zx.ZX_VMO_ZERO_CHILDREN, 0)
+
+
+def test_child_observer_and_hooks(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    from microsim import hookimpl
+
+    seen: list[tuple[str, int]] = []
+
+    class Watch:
+        name = "watch"
+        requires = ("vmo",)
+
+        @hookimpl
+        def vmo_first_child(self, vmo) -> None:  # type: ignore[no-untyped-def]
+            seen.append(("first", vmo.koid))
+
+        @hookimpl
+        def vmo_zero_children(self, vmo) -> None:  # type: ignore[no-untyped-def]
+            seen.append(("zero", vmo.koid))
+
+    k = make_kernel(plugins=["vmo", Watch()])
+    p = k.create_process("a")
+    v = p.zx.vmo_create(P, 0)
+    koid = p.zx.object_get_info(v, zx.ZX_INFO_HANDLE_BASIC).koid
+    calls: list[str] = []
+
+    class Obs:
+        def on_first_child(self, vmo) -> None:  # type: ignore[no-untyped-def]
+            calls.append("first")
+
+        def on_zero_children(self, vmo) -> None:  # type: ignore[no-untyped-def]
+            calls.append("zero")
+
+    k.objects[koid].set_child_observer(Obs())  # type: ignore[attr-defined]
+    a = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    b = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    p.zx.handle_close_many([a, b])
+    assert calls == ["first", "zero"]
+    assert seen == [("first", koid), ("zero", koid)]
+
+
+def test_info_vmo_and_name(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    info = p.zx.object_get_info(v, zx.ZX_INFO_VMO)
+    assert info.flags == zx.ZX_INFO_VMO_TYPE_PAGED | zx.ZX_INFO_VMO_VIA_HANDLE
+    assert info.handle_rights == zx.ZX_DEFAULT_VMO_RIGHTS and info.cache_policy == 0
+    assert info.size_bytes == P and info.parent_koid == 0 and info.num_children == 0
+    r = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    assert p.zx.object_get_info(r, zx.ZX_INFO_VMO).flags & zx.ZX_INFO_VMO_RESIZABLE
+    assert status(p.zx.object_get_info, v, zx.ZX_INFO_VMO, 8) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    p.zx.object_set_property(v, zx.ZX_PROP_NAME, b"my-vmo")
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).name == b"my-vmo"
+    c = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    assert p.zx.object_get_property(c, zx.ZX_PROP_NAME) == b"my-vmo"
+    no_prop = p.zx.handle_duplicate(v, zx.ZX_RIGHT_DUPLICATE | zx.ZX_RIGHT_READ)
+    c2 = p.zx.vmo_create_child(no_prop, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    assert p.zx.object_get_property(c2, zx.ZX_PROP_NAME) == b""
+    vmos = p.zx.object_get_info(p.self_handle, zx.ZX_INFO_PROCESS_VMOS)
+    assert any(e.name == b"my-vmo" for e in vmos)
+
+
+def test_sparse_memory_costs_only_touched_pages(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["vmo"], check_invariants=False, capture=False)
+    p = k.create_process("sparse")
+    v = p.zx.vmo_create(2**40, 0)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(1000):
+        p.zx.vmo_write(v, b"x", (i * 1_099_511_627) % (2**40 - 1))
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert k.mem.pages_used == 1000
+    assert held < 1.5 * 1000 * P
+
+
+def test_memory_limit(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["vmo"], memory=4 * P)
+    p = k.create_process("small")
+    v = p.zx.vmo_create(16 * P, 0)
+    p.zx.vmo_write(v, bytes(4 * P), 0)
+    assert status(p.zx.vmo_write, v, b"x", 5 * P) == zx.ZX_ERR_NO_MEMORY
+    assert p.zx.vmo_read(v, 5 * P, 1) == b"\0"
