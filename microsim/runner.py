@@ -8,7 +8,8 @@ A program is a Python file (or an importable module) defining
 `ctx` is a `ProgramContext`: `ctx.zx` is the process's syscall facade, `ctx.handles` its
 startup handles (moved into it by whoever spawned it), `ctx.args` its arguments,
 `ctx.spawn(program, handles=[...])` starts another process with handles moved into it,
-and `ctx.thread(fn, *args)` starts a thread in the same process. Code is ordinary
+and `ctx.thread(fn, *args)` starts a thread in the same process and returns a handle to it
+(wait for ZX_THREAD_TERMINATED on it to join). Code is ordinary
 synchronous Python: a blocking syscall (wait_one, port_wait, nanosleep) lets other threads
 run. The return value of `main` becomes the process's exit code (None: 0).
 """
@@ -52,9 +53,11 @@ class ProgramContext:
         """Start `program` in a new process; `handles` are MOVED out of this one."""
         return spawn(self.kernel, program, handles=handles, args=args, name=name, parent=self.process)
 
-    def thread(self, fn: Callable[..., Any], *args: Any, name: str = "thread") -> Thread:
-        """Start `fn(*args)` on a new thread of this process."""
-        return self.kernel.create_thread(self.process, fn, *args, name=name)
+    def thread(self, fn: Callable[..., Any], *args: Any, name: str = "thread") -> int:
+        """Start `fn(*args)` on a new thread of this process; returns a handle to the
+        thread (wait for ZX_THREAD_TERMINATED on it to join)."""
+        t: Thread = self.kernel.create_thread(self.process, fn, *args, name=name)
+        return self.kernel.new_handle(self.process, t, Thread.default_rights)
 
 
 def load_program(program: Program) -> Callable[[ProgramContext], Any]:

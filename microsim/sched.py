@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from microsim.process import Process
 
 
-class ThreadExit(BaseException):  # noqa: N818 - control flow, like GeneratorExit
+class ThreadExit(BaseException):
     """Thrown into a thread's greenlet to end it (its process is exiting)."""
 
 
@@ -45,18 +45,18 @@ class Thread(KernelObject):
     default_rights = zx.ZX_DEFAULT_THREAD_RIGHTS
 
     __slots__ = (
-        "process",
-        "entry",
         "args",
+        "ctx",
+        "deadline",
+        "entry",
+        "error",
         "glet",
+        "killed",
+        "process",
+        "result",
         "state",
         "wait",
         "wake_status",
-        "deadline",
-        "ctx",
-        "error",
-        "result",
-        "killed",
     )
 
     def __init__(
@@ -120,7 +120,7 @@ class SignalWait(Wait):
 
 
 class _WaitObserver(SignalObserver):
-    __slots__ = ("wait", "index", "mask", "sched")
+    __slots__ = ("index", "mask", "sched", "wait")
 
     def __init__(self, handle: Handle, wait: SignalWait, index: int, mask: int, sched: Scheduler) -> None:
         super().__init__(handle)
@@ -317,7 +317,7 @@ class Scheduler:
             t.result = t.entry(*t.args)
         except ThreadExit:
             pass
-        except BaseException as exc:  # noqa: BLE001 - reported by the run
+        except BaseException as exc:
             t.error = exc
         finally:
             self._thread_exited(t)

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from microsim import Kernel, ZxError, zx
+from microsim import ZxError, zx
 from microsim.process import Process
 from microsim.testing import TraceCapture
 
