@@ -16,6 +16,7 @@ scheduler itself until the wait is satisfied, so tests can wait on simulated pro
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 from collections.abc import Callable
@@ -377,10 +378,8 @@ class Scheduler:
                 if t.wait is not None:
                     t.wait.cancel()
                     t.wait.done = True
-                try:
+                with contextlib.suppress(ThreadExit):
                     t.glet.throw(ThreadExit)
-                except ThreadExit:
-                    pass
             if t.state != "dead":
                 t.state = "dead"
                 self._thread_exited(t)

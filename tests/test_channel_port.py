@@ -126,7 +126,7 @@ def test_transfer_cancels_waits(make_kernel) -> None:  # type: ignore[no-untyped
     """HandleTransferTest.CancelsWait: a waiting thread sees ZX_ERR_CANCELED."""
     k = make_kernel(plugins=["vmo", "channel"])
     p = k.create_process("a")
-    a, b = p.zx.channel_create(0)
+    a, _b = p.zx.channel_create(0)
     ev, _ = p.zx.channel_create(0)
     results: list[tuple[int, int]] = []
 

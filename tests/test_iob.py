@@ -312,7 +312,7 @@ def test_get_set_names(p: Process) -> None:
 
 
 def test_get_info_process_maps_and_vmos(p: Process) -> None:
-    ep0, ep1 = p.zx.iob_create(0, [region(access=E0RW)])
+    ep0, _ep1 = p.zx.iob_create(0, [region(access=E0RW)])
     koid = p.zx.object_get_info(ep0, zx.ZX_INFO_IOB_REGIONS)[0].koid
     before = p.zx.object_get_info(p.self_handle, zx.ZX_INFO_PROCESS_MAPS)
     map_(p, ep0, 0, 0, P, R | W)

@@ -139,7 +139,7 @@ def test_unmap_splits_and_empty_range(p: Process) -> None:
 
 def test_unmap_subvmar_needs_op_children(p: Process) -> None:
     sub, base = p.zx.vmar_allocate(root(p), CAN_RW | zx.ZX_VM_CAN_MAP_SPECIFIC, 0, 8 * P)
-    inner, ibase = p.zx.vmar_allocate(sub, CAN_RW | SPEC, 2 * P, 2 * P)
+    inner, _ibase = p.zx.vmar_allocate(sub, CAN_RW | SPEC, 2 * P, 2 * P)
     no_op = p.zx.handle_duplicate(sub, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_WRITE)
     assert status(p.zx.vmar_unmap, no_op, base, 8 * P) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.vmar_unmap, sub, base, 3 * P) == zx.ZX_ERR_INVALID_ARGS  # partial
@@ -247,7 +247,7 @@ def test_mapping_past_the_object_end_faults_out_of_range(p: Process) -> None:
 
 def test_process_maps(p: Process) -> None:
     v = p.zx.vmo_create(P, 0)
-    sub, base = p.zx.vmar_allocate(root(p), CAN_RW, 0, 4 * P)
+    sub, _base = p.zx.vmar_allocate(root(p), CAN_RW, 0, 4 * P)
     p.zx.vmar_map(sub, R, 0, v, 0, P)
     maps = p.zx.object_get_info(p.self_handle, zx.ZX_INFO_PROCESS_MAPS)
     assert [m.type for m in maps] == [zx.ZX_INFO_MAPS_TYPE_ASPACE, zx.ZX_INFO_MAPS_TYPE_VMAR,
