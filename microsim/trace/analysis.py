@@ -7,9 +7,9 @@ from typing import Any
 
 from microsim.trace import records
 
-# Fields that legitimately differ between two runs of the same program (none today:
-# traces are deterministic), kept here so `diff` can ignore them if that changes.
-_VOLATILE: frozenset[str] = frozenset()
+# Fields that differ between two runs of the same program by construction (the seed in
+# the first record), so `diff` reports the first difference in behaviour instead.
+_VOLATILE: frozenset[str] = frozenset({"seed"})
 
 
 def leaks(path: str) -> dict[str, list[dict[str, Any]]]:

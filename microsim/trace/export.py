@@ -120,7 +120,7 @@ def validate(doc: dict[str, Any]) -> list[str]:
             problems.append(f"event {i}: pid {e.get('pid')} has no process_name")
         if ph in ("X", "i") and (e.get("pid"), e.get("tid")) not in named_tids:
             problems.append(f"event {i}: tid {e.get('tid')} has no thread_name")
-        if ph == "X":
+        if ph == "X" and "tid" in e and "dur" in e:
             key = (e["pid"], e["tid"])
             if e["ts"] < last_end.get(key, float("-inf")) - 1e-9:
                 problems.append(f"event {i}: X event overlaps the previous one on {key}")
