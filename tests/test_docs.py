@@ -1,0 +1,27 @@
+"""Generated documentation must match the code it documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from microsim.docgen import hook_reference, syscall_reference
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_hook_reference_matches_the_hookspecs() -> None:
+    text = (DOCS / "plugins.md").read_text()
+    assert hook_reference() in text, "run: python -m microsim.docgen hooks (and update docs/plugins.md)"
+
+
+def test_syscall_reference_is_current() -> None:
+    text = (DOCS / "syscalls.md").read_text()
+    assert text == syscall_reference(["vmo", "iob", "channel", "port"]), (
+        "run: python -m microsim.docgen > docs/syscalls.md"
+    )
+
+
+def test_required_docs_exist() -> None:
+    for name in ("architecture.md", "plugins.md", "syscalls.md", "trace-format.md",
+                 "iob-walkthrough.md", "performance.md", "reliability.md"):
+        assert (DOCS / name).is_file(), name
