@@ -327,13 +327,18 @@ class Kernel:
         self._handle_index += 1
         return encode_handle_value(self._handle_index, self._handle_mask)
 
-    def new_handle(self, process: Process, obj: KernelObject, rights: int, reason: str = "create") -> int:
+    def new_handle(
+        self, process: Process, obj: KernelObject, rights: int, reason: str = "create",
+        *, reserved: bool = False,
+    ) -> int:
         """Create a handle to `obj` in `process`; returns its value.
 
-        This is an allocation point: call it before any other state change of a syscall,
-        or reserve with `self.mem.alloc("handle")` first.
+        This is an allocation point, so it may fail with ZX_ERR_NO_MEMORY. A syscall that
+        creates objects first reserves its handle entries with `self.mem.alloc("handle")`
+        before any change of state and then passes `reserved=True`, so the commit phase
+        cannot fail.
         """
-        if self.mem.armed:
+        if self.mem.armed and not reserved:
             self.mem.alloc("handle")
         h = Handle(obj, rights)
         obj.handle_count += 1

@@ -599,7 +599,7 @@ def sys_vmar_allocate(p: Process, parent_vmar: int, options: int, offset: int, s
         k.mem.alloc("handle")
     vmar: Vmar = h.obj
     child = vmar.allocate(options, offset, size)
-    value = k.new_handle(p, child, child.default_handle_rights())
+    value = k.new_handle(p, child, child.default_handle_rights(), reserved=True)
     return value, child.base
 
 

@@ -76,7 +76,7 @@ def sys_channel_create(p: Process, options: int) -> tuple[int, int]:
     k.publish(a, p.koid)
     k.publish(b, p.koid)
     rights = Channel.default_rights
-    return k.new_handle(p, a, rights), k.new_handle(p, b, rights)
+    return k.new_handle(p, a, rights, reserved=True), k.new_handle(p, b, rights, reserved=True)
 
 
 def _consume(p: Process, values: list[Any]) -> tuple[list[Handle], int]:

@@ -128,7 +128,7 @@ def sys_iob_create(p: Process, options: int, regions: list[Any]) -> tuple[int, i
             k.emit("iob.region_created", ep0.koid, region.index, region.koid, region.desc.size,
                    region.desc.type, region.discipline)
     rights = IobEndpoint.default_rights
-    return k.new_handle(p, ep0, rights), k.new_handle(p, ep1, rights)
+    return k.new_handle(p, ep0, rights, reserved=True), k.new_handle(p, ep1, rights, reserved=True)
 
 
 def _discard(built: list[IobRegion]) -> None:
@@ -230,7 +230,7 @@ def sys_iob_create_shared_region(p: Process, options: int, size: int) -> int:
     vmo.user_koid = shared.koid
     k.publish(shared, p.koid)
     k.publish(vmo, shared.koid)
-    return k.new_handle(p, shared, IobSharedRegion.default_rights)
+    return k.new_handle(p, shared, IobSharedRegion.default_rights, reserved=True)
 
 
 def sys_iob_writev(p: Process, iob: int, options: int, region_index: int, vectors: list[bytes] | None) -> None:

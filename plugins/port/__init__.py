@@ -112,7 +112,7 @@ def sys_port_create(p: Process, options: int) -> int:
         k.mem.alloc("object")
     port = Port(k)
     k.publish(port, p.koid)
-    return k.new_handle(p, port, Port.default_rights)
+    return k.new_handle(p, port, Port.default_rights, reserved=True)
 
 
 def sys_object_wait_async(p: Process, handle: int, port: int, key: int, signals: int, options: int) -> None:

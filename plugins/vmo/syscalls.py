@@ -34,7 +34,7 @@ def sys_vmo_create(p: Process, size: int, options: int) -> int:
     vmo = Vmo.create(k, size, options)
     rights = Vmo.default_rights | (zx.ZX_RIGHT_RESIZE if vmo.resizable else 0)
     k.publish(vmo, p.koid)
-    return k.new_handle(p, vmo, rights)
+    return k.new_handle(p, vmo, rights, reserved=True)
 
 
 def sys_vmo_read(p: Process, handle: int, offset: int, length: int) -> bytes:
@@ -181,7 +181,7 @@ def sys_vmo_create_child(p: Process, handle: int, options: int, offset: int, siz
     else:
         child.name = b""
     k.publish(child, p.koid)
-    return k.new_handle(p, child, rights)
+    return k.new_handle(p, child, rights, reserved=True)
 
 
 # --------------------------------------------------------------------------- info, properties

@@ -48,7 +48,7 @@ def sys_event_create(p: Process, options: int) -> int:
         k.mem.alloc("handle")
     event = Event(k)
     k.publish(event, p.koid)
-    return k.new_handle(p, event, Event.default_rights)
+    return k.new_handle(p, event, Event.default_rights, reserved=True)
 
 
 def sys_eventpair_create(p: Process, options: int) -> tuple[int, int]:
@@ -65,7 +65,7 @@ def sys_eventpair_create(p: Process, options: int) -> tuple[int, int]:
     k.publish(a, p.koid)
     k.publish(b, p.koid)
     rights = EventPair.default_rights
-    return k.new_handle(p, a, rights), k.new_handle(p, b, rights)
+    return k.new_handle(p, a, rights, reserved=True), k.new_handle(p, b, rights, reserved=True)
 
 
 @hookimpl
