@@ -156,6 +156,7 @@ class Scheduler:
     def __init__(self, kernel: Kernel, seed: int) -> None:
         self.kernel = kernel
         self.rng = random.Random(f"sched:{seed}")
+        self._random = self.rng.random
         self.current: Thread | None = None
         self.runnable: list[Thread] = []
         self.threads: list[Thread] = []
@@ -188,7 +189,8 @@ class Scheduler:
         t = self.current
         if t is None or not self.runnable or self.main is None:
             return
-        if self.rng.randrange(len(self.runnable) + 1) == 0:
+        # rng.random() is several times cheaper than randrange() and just as seeded.
+        if int(self._random() * (len(self.runnable) + 1)) == 0:
             return  # the current thread keeps running
         t.state = "runnable"
         self.runnable.append(t)
@@ -274,7 +276,7 @@ class Scheduler:
                 runnable = self.runnable
                 if runnable:
                     n = len(runnable)
-                    t = runnable.pop(self.rng.randrange(n) if n > 1 else 0)
+                    t = runnable.pop(int(self._random() * n) if n > 1 else 0)
                     if t.state == "dead":
                         continue
                     self.current = t

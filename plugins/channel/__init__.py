@@ -94,6 +94,20 @@ def _consume(p: Process, values: list[Any]) -> tuple[list[Handle], int]:
 
 
 def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: bool) -> None:
+    if not handles and type(handles) in (list, tuple) and type(data) is bytes and options == 0:
+        # The common case (bytes only) without the handle bookkeeping below.
+        own: Channel = p.obj(handle, Channel, zx.ZX_RIGHT_WRITE)
+        if len(data) > zx.ZX_CHANNEL_MAX_MSG_BYTES:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
+        peer = own.peer
+        if peer is None:
+            raise ZxError(zx.ZX_ERR_PEER_CLOSED)
+        if p.kernel.mem.armed:
+            p.kernel.mem.alloc("message")
+        peer.messages.append((data, []))
+        if not peer.signals & _READABLE:
+            peer.update_signals(0, _READABLE)
+        return
     if not isinstance(handles, (list, tuple)):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "handles must be a list")
     if etc:

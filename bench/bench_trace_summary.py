@@ -1,0 +1,65 @@
+"""Benchmark: `trace summary` over one million events, against a bare loop that only
+parses the same file's lines with the same JSON library (orjson), in the same run.
+Target: ratio <= 2x. Run: python bench/bench_trace_summary.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import orjson
+
+from microsim import Kernel, zx
+from microsim.trace.summary import summarize
+
+
+def make_trace(path: str, events: int) -> int:
+    """A real trace: a program duplicating, signalling and closing handles."""
+    with Kernel(seed=1, plugins=["vmo", "channel"], trace=path) as k:
+        p = k.create_process("bench")
+        v = p.zx.vmo_create(4096, 0)
+        while True:
+            assert k.trace is not None
+            if k.trace.count + len(k.trace.buffer) >= events:
+                break
+            h = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+            p.zx.object_signal(h, 0, zx.ZX_USER_SIGNAL_0)
+            p.zx.object_signal(h, zx.ZX_USER_SIGNAL_0, 0)
+            p.zx.handle_close(h)
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def bare(path: str) -> float:
+    t0 = time.perf_counter()
+    loads = orjson.loads
+    with open(path, "rb") as f:
+        for line in f:
+            loads(line)
+    return time.perf_counter() - t0
+
+
+def tool(path: str) -> float:
+    t0 = time.perf_counter()
+    summarize(path)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    n = parser.parse_args().events
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "big.jsonl")
+        lines = make_trace(path, n)
+        b = min(bare(path) for _ in range(3))
+        s = min(tool(path) for _ in range(3))
+    print(f"{lines} events: bare orjson parse {b:.2f} s, trace summary {s:.2f} s")
+    print(f"ratio {s / b:.2f}x  (target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
