@@ -17,31 +17,31 @@ from microsim.trace import TraceError
 
 def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
     """The summary of a trace as a JSON-ready dict."""
-    syscalls: Counter[str] = Counter()
-    statuses: Counter[tuple[str, int]] = Counter()
-    created: Counter[str] = Counter()
-    destroyed: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
+    statuses: dict[tuple[str, int], int] = {}
+    created: dict[str, int] = {}
+    destroyed: dict[str, int] = {}
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
     loads = orjson.loads
-    end_t = 0
     header: dict[str, Any] = {}
+    last: dict[str, Any] = {}
+    n = 0
     f = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
     try:
-        for n, line in enumerate(f, 1):
+        for line in f:
+            n += 1
             try:
                 rec = loads(line)
                 kind = rec["kind"]
             except (orjson.JSONDecodeError, TypeError, KeyError):
                 if not line.strip():
+                    n -= 1
                     continue
                 raise TraceError(f"line {n}: not a trace record") from None
-            kinds[kind] += 1
+            # Most records are syscalls and handle events: test those first.
             if kind == "syscall":
-                name = rec["name"]
-                syscalls[name] += 1
-                statuses[name, rec["status"]] += 1
+                key = (rec["name"], rec["status"])
+                statuses[key] = statuses.get(key, 0) + 1
             elif kind == "handle_created":
                 live_handles += 1
                 if live_handles > peak_handles:
@@ -49,21 +49,27 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
             elif kind == "handle_closed":
                 live_handles -= 1
             elif kind == "object_created":
-                created[rec["type"]] += 1
+                t = rec["type"]
+                created[t] = created.get(t, 0) + 1
                 live_objects += 1
                 if live_objects > peak_objects:
                     peak_objects = live_objects
             elif kind == "object_destroyed":
-                destroyed[rec["type"]] += 1
+                t = rec["type"]
+                destroyed[t] = destroyed.get(t, 0) + 1
                 live_objects -= 1
             elif kind == "trace_start":
                 header = rec
-            end_t = rec.get("t", end_t)
-            if progress is not None and n % 65536 == 0:
+            last = rec
+            if progress is not None and not n & 0xFFFF:
                 progress(f.tell())
     finally:
         if isinstance(path, str):
             f.close()
+    end_t = last.get("t", 0)
+    syscalls: Counter[str] = Counter()
+    for (name, _), count in statuses.items():
+        syscalls[name] += count
     by_status: dict[str, dict[str, int]] = {}
     errors: dict[str, dict[str, int]] = {}
     for (name, status), count in sorted(statuses.items()):
@@ -72,16 +78,17 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
         if status != 0:
             errors.setdefault(name, {})[label] = count
     types = sorted(set(created) | set(destroyed))
+    created_c, destroyed_c = Counter(created), Counter(destroyed)
     return {
         "version": header.get("version"),
         "seed": header.get("seed"),
         "plugins": header.get("plugins", []),
-        "events": sum(kinds.values()),
+        "events": n,
         "end_time_ns": end_t,
         "syscalls": dict(sorted(syscalls.items())),
         "syscalls_by_status": by_status,
         "errors": errors,
-        "objects": {t: {"created": created[t], "destroyed": destroyed[t]} for t in types},
+        "objects": {t: {"created": created_c[t], "destroyed": destroyed_c[t]} for t in types},
         "peak_live_objects": peak_objects,
         "peak_live_handles": peak_handles,
         "live_objects_at_end": live_objects,
