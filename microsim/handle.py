@@ -6,7 +6,7 @@ toward its object's handle count, as in Zircon.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from microsim.object import KernelObject
@@ -19,7 +19,9 @@ class Handle:
     __slots__ = ("obj", "owner", "rights", "value")
 
     def __init__(self, obj: KernelObject, rights: int) -> None:
-        self.obj = obj
+        # Typed Any: syscalls reach it after `Process.lookup` checked its class at run
+        # time, and then use it as that class.
+        self.obj: Any = obj
         self.rights = rights
         self.value = 0
         self.owner: Process | None = None

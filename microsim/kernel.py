@@ -33,6 +33,10 @@ from microsim.process import Process
 from microsim.sched import Scheduler, Thread
 from microsim.syscall import SyscallHook, SyscallTable
 
+# Simulated physical memory by default: enough for any sensible program, and a bound on
+# what a runaway one (ZX_VMO_OP_COMMIT of a 2**50-byte VMO) can take from the host.
+DEFAULT_MEMORY = 1 << 30
+
 InfoHandler = Callable[[Process, Handle, "int | None"], Any]
 
 
@@ -83,7 +87,8 @@ class Kernel:
     `plugins`: None loads every installed plugin; otherwise a list of entry-point names,
     module paths, modules or plugin objects. `trace`: path (or binary stream) of a
     JSON-lines trace; `capture=True` keeps the trace records in `kernel.trace.records`.
-    `memory`: simulated memory size in bytes (None: unlimited). `check_invariants=True`
+    `memory`: simulated memory size in bytes (default 1 GiB; None: unlimited, at the risk
+    of a program committing more pages than the host has). `check_invariants=True`
     runs the invariant checker after every syscall.
     """
 
@@ -96,7 +101,7 @@ class Kernel:
         capture: bool = False,
         trace_processors: Sequence[Callable[..., Any]] = (),
         syscall_ns: int = 1000,
-        memory: int | None = None,
+        memory: int | None = DEFAULT_MEMORY,
         check_invariants: bool = False,
     ) -> None:
         self.seed = seed

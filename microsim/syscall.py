@@ -156,6 +156,11 @@ class SyscallFacade:
     def __repr__(self) -> str:
         return f"<zx facade of {self._p!r}>"
 
+    if TYPE_CHECKING:
+        # The methods are generated from the syscall table when the kernel starts; to a
+        # type checker every syscall is a callable attribute.
+        def __getattr__(self, name: str) -> Callable[..., Any]: ...
+
 
 def _observed(spec: SyscallSpec, hooks: list[SyscallHook]) -> SyscallImpl:
     enters = [h.enter for h in hooks if h.enter is not None]

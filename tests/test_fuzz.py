@@ -64,7 +64,8 @@ def snapshot(k: Kernel) -> Any:
 class SyscallMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.k = Kernel(seed=1, capture=False)
+        # A bounded memory: a random COMMIT of 2**32 bytes must fail, not eat the host.
+        self.k = Kernel(seed=1, capture=False, memory=64 << 20)
         self.procs = [self.k.create_process(f"p{i}") for i in range(3)]
         self.stale: list[int] = []
         self.calls = 0

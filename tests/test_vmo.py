@@ -299,3 +299,10 @@ def test_memory_limit(make_kernel) -> None:  # type: ignore[no-untyped-def]
     p.zx.vmo_write(v, bytes(4 * P), 0)
     assert status(p.zx.vmo_write, v, b"x", 5 * P) == zx.ZX_ERR_NO_MEMORY
     assert p.zx.vmo_read(v, 5 * P, 1) == b"\0"
+
+
+def test_runaway_commit_is_no_memory_not_a_hang(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    p = make_kernel(plugins=["vmo"]).create_process("greedy")  # default: 1 GiB of memory
+    v = p.zx.vmo_create(0, zx.ZX_VMO_UNBOUNDED)
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_COMMIT, 0, 2**50) == zx.ZX_ERR_NO_MEMORY
+    assert p.kernel.mem.pages_used == 0

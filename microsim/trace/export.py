@@ -121,10 +121,10 @@ def validate(doc: dict[str, Any]) -> list[str]:
         if ph in ("X", "i") and (e.get("pid"), e.get("tid")) not in named_tids:
             problems.append(f"event {i}: tid {e.get('tid')} has no thread_name")
         if ph == "X" and "tid" in e and "dur" in e:
-            key = (e["pid"], e["tid"])
-            if e["ts"] < last_end.get(key, float("-inf")) - 1e-9:
-                problems.append(f"event {i}: X event overlaps the previous one on {key}")
-            last_end[key] = max(last_end.get(key, float("-inf")), e["ts"] + e["dur"])
+            track = (e["pid"], e["tid"])
+            if e["ts"] < last_end.get(track, float("-inf")) - 1e-9:
+                problems.append(f"event {i}: X event overlaps the previous one on {track}")
+            last_end[track] = max(last_end.get(track, float("-inf")), e["ts"] + e["dur"])
         if ph in ("b", "e"):
             span = (e["cat"], e["id"])
             spans[span] = spans.get(span, 0) + (1 if ph == "b" else -1)

@@ -99,14 +99,14 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         own: Channel = p.obj(handle, Channel, zx.ZX_RIGHT_WRITE)
         if len(data) > zx.ZX_CHANNEL_MAX_MSG_BYTES:
             raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
-        peer = own.peer
-        if peer is None:
+        fast_peer = own.peer
+        if not isinstance(fast_peer, Channel):
             raise ZxError(zx.ZX_ERR_PEER_CLOSED)
         if p.kernel.mem.armed:
             p.kernel.mem.alloc("message")
-        peer.messages.append((data, []))
-        if not peer.signals & _READABLE:
-            peer.update_signals(0, _READABLE)
+        fast_peer.messages.append((data, []))
+        if not fast_peer.signals & _READABLE:
+            fast_peer.update_signals(0, _READABLE)
         return
     if not isinstance(handles, (list, tuple)):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "handles must be a list")
@@ -141,8 +141,8 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         status = zx.ZX_ERR_OUT_OF_RANGE
     own = ch.obj
     for v in values:
-        h = p.handles.get(v) if type(v) is int else None
-        if h is not None and h.obj is own and not status:
+        found = p.handles.get(v) if type(v) is int else None
+        if found is not None and found.obj is own and not status:
             status = zx.ZX_ERR_NOT_SUPPORTED
     taken, bad = _consume(p, values)
     status = status or bad
@@ -151,7 +151,7 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
             if not h.rights & zx.ZX_RIGHT_TRANSFER:
                 status = zx.ZX_ERR_ACCESS_DENIED
                 break
-    peer = own.peer
+    peer: Any = own.peer
     if not status and peer is None:
         status = zx.ZX_ERR_PEER_CLOSED
     if not status and k.mem.armed:
