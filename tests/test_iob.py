@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from microsim import ZxError, zx
+from microsim import Kernel, ZxError, zx
 from microsim.process import Process
 from microsim.testing import TraceCapture
 
@@ -612,3 +614,38 @@ def test_shared_region_lives_while_iobs_use_it(p: Process) -> None:
     p.zx.iob_writev(ep0, 0, 0, [b"AliveAfterClose\0"])
     addr = map_(p, ep0, 0, 0, 2 * P, R)
     assert struct.unpack("<Q", p.read_memory(addr, 8))[0] > 0
+
+
+# ---------------------------------------------------------------------------- untrusted bytes
+
+
+@given(
+    header=st.binary(min_size=8, max_size=8),
+    index=st.binary(min_size=0, max_size=64),
+    blob=st.binary(max_size=64),
+    ring=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+)
+def test_random_region_bytes_give_statuses_never_exceptions(
+    header: bytes, index: bytes, blob: bytes, ring: tuple[int, int]
+) -> None:
+    """Userspace may write anything into a mapped region the kernel also updates."""
+    with Kernel(plugins=["vmo", "iob"], check_invariants=True) as k:
+        p = k.create_process("scribbler")
+        ep0, _ = p.zx.iob_create(0, [region(access=E0RW | MW0, discipline=IDA)])
+        addr = map_(p, ep0, 0, 0, P, R | W)
+        p.write_memory(addr, header + index)
+        try:
+            new_id = p.zx.iob_allocate_id(ep0, 0, 0, blob)
+        except ZxError as e:
+            assert e.status in (zx.ZX_ERR_IO_DATA_INTEGRITY, zx.ZX_ERR_NO_MEMORY)
+        else:
+            next_id, blob_head = struct.unpack("<II", p.read_memory(addr, 8))
+            assert next_id == new_id + 1 and blob_head <= P
+        sh = p.zx.iob_create_shared_region(0, 2 * P)
+        w0, _ = p.zx.iob_create(0, [region(access=MW0 | RW, size=0, discipline=RING, shared=sh)])
+        raddr = map_(p, w0, 0, 0, 2 * P, R | W)
+        p.write_memory(raddr, struct.pack("<QQ", *ring))
+        try:
+            p.zx.iob_writev(w0, 0, 0, [blob])
+        except ZxError as e:
+            assert e.status in (zx.ZX_ERR_IO_DATA_INTEGRITY, zx.ZX_ERR_NO_SPACE)

@@ -186,20 +186,28 @@ def sys_vmar_map_iob(
 
 
 # --------------------------------------------------------------------------- mediated ops
-def sys_iob_allocate_id(p: Process, iob: int, options: int, region_index: int, blob: bytes | None) -> int:
-    """zx_iob_allocate_id: store `blob` in an ID_ALLOCATOR region; returns its id."""
-    if arg_u32(options) != 0:
-        raise ZxError(_INVALID, "options must be 0")
+def _mediated_write_region(p: Process, iob: Any, region_index: Any, discipline: int) -> tuple[IobEndpoint, int, IobRegion]:
+    """The checks both mediated syscalls make, in Zircon's order: the handle with
+    ZX_RIGHT_WRITE, the region index (OUT_OF_RANGE), the discipline (WRONG_TYPE), the
+    endpoint's mediated write access (ACCESS_DENIED)."""
     ep: IobEndpoint = p.obj(iob, IobEndpoint, zx.ZX_RIGHT_WRITE)
     index = arg_u32(region_index)
     regions = ep.state.regions
     if index >= len(regions):
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"region {index} of {len(regions)}")
     region = regions[index]
-    if region.discipline != zx.ZX_IOB_DISCIPLINE_TYPE_ID_ALLOCATOR:
-        raise ZxError(zx.ZX_ERR_WRONG_TYPE, "not an ID allocator region")
+    if region.discipline != discipline:
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE, "the region has another discipline")
     if not ep.mediated_rights(region) & zx.ZX_RIGHT_WRITE:
         raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "no mediated write access")
+    return ep, index, region
+
+
+def sys_iob_allocate_id(p: Process, iob: int, options: int, region_index: int, blob: bytes | None) -> int:
+    """zx_iob_allocate_id: store `blob` in an ID_ALLOCATOR region; returns its id."""
+    if arg_u32(options) != 0:
+        raise ZxError(_INVALID, "options must be 0")
+    ep, index, region = _mediated_write_region(p, iob, region_index, zx.ZX_IOB_DISCIPLINE_TYPE_ID_ALLOCATOR)
     data = b"" if blob is None else arg_bytes(blob)
     new_id = id_allocator.allocate(region.vmo, region.desc.size, data)
     k = p.kernel
@@ -237,16 +245,9 @@ def sys_iob_writev(p: Process, iob: int, options: int, region_index: int, vector
     """zx_iob_writev: append the vectors as one record to a ring-buffer region."""
     if arg_u64(options) != 0:
         raise ZxError(_INVALID, "options must be 0")
-    ep: IobEndpoint = p.obj(iob, IobEndpoint, zx.ZX_RIGHT_WRITE)
-    index = arg_u32(region_index)
-    regions = ep.state.regions
-    if index >= len(regions):
-        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"region {index} of {len(regions)}")
-    region = regions[index]
-    if region.discipline != zx.ZX_IOB_DISCIPLINE_TYPE_MEDIATED_WRITE_RING_BUFFER:
-        raise ZxError(zx.ZX_ERR_WRONG_TYPE, "not a ring-buffer region")
-    if not ep.mediated_rights(region) & zx.ZX_RIGHT_WRITE:
-        raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "no mediated write access")
+    ep, index, region = _mediated_write_region(
+        p, iob, region_index, zx.ZX_IOB_DISCIPLINE_TYPE_MEDIATED_WRITE_RING_BUFFER
+    )
     if vectors is None:
         vectors = []
     if not isinstance(vectors, (list, tuple)):
