@@ -63,16 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", action="append", help="load only these plugins (repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
-    for mod_name, fn_name in (("microsim.runner", "add_run_command"), ("microsim.trace.cli", "add_trace_command")):
-        import importlib
+    from microsim.runner import add_run_command
+    from microsim.trace.cli import add_trace_command
 
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError:
-            continue
-        add = getattr(mod, fn_name, None)
-        if add is not None:
-            add(sub)
+    add_run_command(sub)
+    add_trace_command(sub)
     return parser
 
 
