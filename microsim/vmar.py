@@ -584,13 +584,8 @@ def _vmar_handle(p: Process, value: Any, rights: int = 0) -> Handle:
 def sys_vmar_allocate(p: Process, parent_vmar: int, options: int, offset: int, size: int) -> tuple[int, int]:
     """zx_vmar_allocate: a sub-region; returns (its handle, its absolute address)."""
     options = arg_u32(options)
-    need = 0
-    if options & zx.ZX_VM_CAN_MAP_READ:
-        need |= zx.ZX_RIGHT_READ
-    if options & zx.ZX_VM_CAN_MAP_WRITE:
-        need |= zx.ZX_RIGHT_WRITE
-    if options & zx.ZX_VM_CAN_MAP_EXECUTE:
-        need |= zx.ZX_RIGHT_EXECUTE
+    # CAN_MAP_READ/WRITE/EXECUTE (bits 7..9) need the READ/WRITE/EXECUTE rights.
+    need = _perm_rights((options & _CAN_MAP) >> 7)
     h = _vmar_handle(p, parent_vmar, need)
     offset = arg_size(offset)
     size = arg_size(size)
