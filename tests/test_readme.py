@@ -14,7 +14,7 @@ def test_tour_runs(tmp_path: Path) -> None:
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+        exec(compile(code, "README.md", "exec"), {})
     finally:
         os.chdir(cwd)
     assert (tmp_path / "demo.jsonl").is_file()
