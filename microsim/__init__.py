@@ -9,13 +9,15 @@
 """
 
 from microsim import zx
+from microsim.core.handle import Handle
+from microsim.core.info import InfoList
+from microsim.core.object import KernelObject, PeeredObject, SignalObserver
 from microsim.errors import Deadlock, KernelPanic, MemoryFault, MicrosimError, PluginError, ZxError
-from microsim.handle import Handle
 from microsim.hookspecs import hookimpl, hookspec
-from microsim.kernel import InfoList, Kernel
-from microsim.object import KernelObject, PeeredObject, SignalObserver
-from microsim.process import Process
-from microsim.sched import Thread
+from microsim.kernel import Kernel
+from microsim.objects.process import Process
+from microsim.objects.thread import Thread
+from microsim.runner import spawn
 
 __version__ = "0.1.0"
 
@@ -36,5 +38,6 @@ __all__ = [
     "ZxError",
     "hookimpl",
     "hookspec",
+    "spawn",
     "zx",
 ]

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from microsim.handle import Handle
+    from microsim.core.handle import Handle
+    from microsim.core.object import KernelObject
     from microsim.kernel import Kernel
-    from microsim.object import KernelObject
-    from microsim.process import Process
+    from microsim.objects.process import Process
 
 PROJECT = "microsim"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -66,7 +66,7 @@ def register_syscalls(register: Callable[..., None]) -> None:
 
     `name` is Zircon's ("zx_vmo_create"); the facade method drops the prefix
     (`process.zx.vmo_create`). `impl(process, *args)` validates its arguments (see
-    `microsim.syscall.arg_*`), raises `ZxError` on failure, changes no state when it
+    `microsim.core.syscall.arg_*`), raises `ZxError` on failure, changes no state when it
     fails, and returns the out-parameters (one value, or a tuple). Its parameter names
     are the argument names in the trace.
     """

@@ -9,19 +9,19 @@ them.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 import pluggy
 
 from microsim import zx
-from microsim.errors import PluginError, ZxError
-from microsim.eventlog import TRACE_FORMAT_VERSION, EventLog
-from microsim.handle import Handle, encode_handle_value
-from microsim.memory import Memory
-from microsim.object import KernelObject
-from microsim.plugins import (
+from microsim.core.eventlog import TRACE_FORMAT_VERSION, EventLog
+from microsim.core.handle import Handle, encode_handle_value
+from microsim.core.info import InfoHandler, InfoTopic, PropertySpec
+from microsim.core.invariants import assert_invariants
+from microsim.core.memory import Memory
+from microsim.core.object import KernelObject
+from microsim.core.plugins import (
     PluginRecord,
     call_each,
     installed_plugins,
@@ -29,55 +29,18 @@ from microsim.plugins import (
     order_plugins,
     resolve,
 )
-from microsim.process import Process
-from microsim.sched import Scheduler, Thread
-from microsim.syscall import SyscallHook, SyscallTable
+from microsim.core.sched import Scheduler
+from microsim.core.syscall import SyscallHook, SyscallTable
+from microsim.errors import PluginError, ZxError
+from microsim.objects import plugin as core_objects
+from microsim.objects.process import Process
+from microsim.objects.thread import Thread
+from microsim.objects.vmar import create_root_vmar
 
 # Simulated physical memory by default: enough for any sensible program, and a bound on
 # what a runaway one (ZX_VMO_OP_COMMIT of a 2**50-byte VMO) can take from the host.
 DEFAULT_MEMORY = 1 << 30
 
-InfoHandler = Callable[[Process, Handle, "int | None"], Any]
-
-
-@dataclass
-class InfoTopic:
-    """A registered zx_object_get_info topic."""
-
-    topic: int
-    name: str
-    handler: InfoHandler
-    cls: type[KernelObject] | None
-    rights: int
-    plugin: str
-
-
-@dataclass
-class PropertySpec:
-    """A registered object property."""
-
-    prop_id: int
-    name: str
-    get: Callable[..., Any] | None
-    set: Callable[..., Any] | None
-    plugin: str
-
-
-class InfoList(list[Any]):
-    """The records of an array info topic, with Zircon's `actual` and `avail` counts."""
-
-    def __init__(self, records: Iterable[Any] = (), avail: int | None = None) -> None:
-        super().__init__(records)
-        self.actual = len(self)
-        self.avail = self.actual if avail is None else avail
-
-    @classmethod
-    def clip(cls, records: Sequence[Any], record_size: int, buffer_size: int | None) -> InfoList:
-        """Keep as many records as fit in `buffer_size` bytes (None: all)."""
-        n = len(records)
-        if buffer_size is not None:
-            n = min(n, buffer_size // record_size)
-        return cls(records[:n], avail=len(records))
 
 
 class Kernel:
@@ -154,12 +117,10 @@ class Kernel:
 
     # ------------------------------------------------------------------ plugins
     def _load_plugins(self, specs: Sequence[Any] | None) -> None:
-        from microsim import core
-
         installed = installed_plugins()
         wanted: list[Any] = list(installed) if specs is None else list(specs)
         records = order_plugins([resolve(s, installed) for s in wanted])
-        core_rec = PluginRecord("core", core, (), "koids, handles, rights, processes, signals")
+        core_rec = PluginRecord("core", core_objects, (), core_objects.description)
         pm = self.pm
         for rec in [core_rec, *records]:
             try:
@@ -171,6 +132,7 @@ class Kernel:
         def add_specs(name: str) -> dict[str, Any]:
             def register(module: Any) -> None:
                 pm.add_hookspecs(module)
+                self.plugins[name].hookspecs.append(module)
 
             return {"register": register}
 
@@ -361,8 +323,6 @@ class Kernel:
     # ------------------------------------------------------------------ processes
     def create_process(self, name: str = "process", parent: Process | None = None) -> Process:
         """A new process with a root VMAR and startup handles to itself and its VMAR."""
-        from microsim.vmar import create_root_vmar
-
         proc = Process(self, name)
         proc.parent_koid = parent.koid if parent is not None else 0
         self.publish(proc, parent.koid if parent else 0)
@@ -417,22 +377,9 @@ class Kernel:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""
         self.sched.run()
 
-    def spawn(self, program: Any, *, handles: Sequence[int] = (), args: Sequence[str] = (),
-              name: str | None = None, parent: Process | None = None) -> Process:
-        """Start a program (a file, module or `main(ctx)` callable) in a new process.
-
-        `handles` are moved from `parent` into the new process as its startup handles.
-        Call `run()` to run it. See microsim/runner.py.
-        """
-        from microsim.runner import spawn
-
-        return spawn(self, program, handles=handles, args=args, name=name, parent=parent)
-
     # ------------------------------------------------------------------ invariants
     def enable_invariant_checks(self) -> None:
         """Run the invariant checker after every syscall (raises on a broken invariant)."""
-        from microsim.invariants import assert_invariants
-
         def check(name: str) -> None:
             assert_invariants(self, after=name)
 

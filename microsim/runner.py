@@ -1,4 +1,4 @@
-"""Running simulated userspace programs: `kernel.spawn(...)`, `kernel.run()`, `microsim run`.
+"""Running simulated userspace programs: `spawn(kernel, ...)`, `kernel.run()`, `microsim run`.
 
 A program is a Python file (or an importable module) defining
 
@@ -32,8 +32,9 @@ from typing import Any
 from microsim import zx
 from microsim.errors import Deadlock, MicrosimError, ZxError
 from microsim.kernel import Kernel
-from microsim.process import Process
-from microsim.sched import Thread
+from microsim.objects.process import Process
+from microsim.objects.thread import Thread
+from microsim.trace import summary as trace_summary
 
 Program = str | Path | ModuleType | Callable[..., Any]
 
@@ -215,12 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"handles leaked at exit {r.leaked_handles}")
     if trace:
         print(f"trace written to {trace}")
-        try:
-            from microsim.trace import summary as trace_summary
-
-            print(trace_summary.render_text(trace_summary.summarize(trace)))
-        except ImportError:
-            pass
+        print(trace_summary.render_text(trace_summary.summarize(trace)))
     for failure in r.failures:
         print(failure, file=sys.stderr)
     if r.error and not r.failures:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from microsim import ZxError, zx
-from microsim.process import Process
+from microsim.objects.process import Process
 
 R = zx.ZX_CHANNEL_READABLE
 W = zx.ZX_CHANNEL_WRITABLE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microsim import zx
-from microsim.process import Process
+from microsim.objects.process import Process
 from microsim.testing.conformance import conformance_suite
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from microsim import Kernel, KernelObject, PeeredObject, PluginError, ZxError, hookimpl, zx
-from microsim.process import Process
+from microsim.objects.process import Process
 
 PAIR_TYPE = 60  # an obj_type no Zircon type uses below ZX_OBJ_TYPE_UPPER_BOUND
 

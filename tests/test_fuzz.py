@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from microsim import Kernel, KernelPanic, ZxError, zx
-from microsim.invariants import collect
+from microsim.core.invariants import collect
 
 P = zx.ZX_PAGE_SIZE
 INTS = st.one_of(

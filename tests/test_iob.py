@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microsim import Kernel, ZxError, zx
-from microsim.process import Process
+from microsim.objects.process import Process
 from microsim.testing import TraceCapture
 
 P = zx.ZX_PAGE_SIZE
@@ -591,7 +591,7 @@ def test_iob_write_strobes_updated_signal(p: Process) -> None:
         p.zx.object_wait_one(sh, zx.ZX_IOB_SHARED_REGION_UPDATED, 0)
     seen: list[int] = []
 
-    from microsim.object import SignalObserver
+    from microsim.core.object import SignalObserver
 
     class Watch(SignalObserver):
         def on_signals(self, obj, signals):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 
 from microsim import Deadlock, Kernel, ZxError, zx
 from microsim.cli import main as cli_main
-from microsim.runner import run_program
+from microsim.runner import run_program, spawn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -31,7 +31,7 @@ def test_spawn_moves_startup_handles_and_runs() -> None:
         ctx.zx.channel_write(a, 0, b"hello child", [])
 
     with Kernel(seed=4, check_invariants=True) as k:
-        k.spawn(parent)
+        spawn(k, parent)
         k.run()
         assert seen == [b"hello child"]
         assert all(p.exited for p in k.processes)
@@ -43,7 +43,7 @@ def test_deadlock_names_the_blocked_threads() -> None:
         ctx.zx.object_wait_one(a, zx.ZX_CHANNEL_READABLE, zx.ZX_TIME_INFINITE)
 
     with Kernel() as k:
-        k.spawn(stuck, name="stuck-prog")
+        spawn(k, stuck, name="stuck-prog")
         with pytest.raises(Deadlock) as e:
             k.run()
         assert "stuck-prog/main" in str(e.value) and "wait_one" in str(e.value)
@@ -57,7 +57,7 @@ def test_time_jumps_to_the_earliest_deadline() -> None:
         times.append(ctx.zx.clock_get_monotonic())
 
     with Kernel() as k:
-        k.spawn(sleeper)
+        spawn(k, sleeper)
         k.run()
     assert times and times[0] >= 5_000_000_000
 
@@ -73,7 +73,7 @@ def test_wait_timeout_inside_a_thread() -> None:
             out.append(e.status)
 
     with Kernel() as k:
-        k.spawn(prog)
+        spawn(k, prog)
         k.run()
     assert out == [zx.ZX_ERR_TIMED_OUT]
 

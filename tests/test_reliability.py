@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from microsim import Kernel, KernelObject, ZxError, zx
-from microsim.invariants import InvariantViolation, collect
+from microsim.core.invariants import InvariantViolation, collect
 
 P = zx.ZX_PAGE_SIZE
 

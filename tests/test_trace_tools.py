@@ -151,7 +151,7 @@ def test_bad_traces_give_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_every_event_kind_is_documented() -> None:
-    from microsim.eventlog import CORE_EVENT_KINDS
+    from microsim.core.eventlog import CORE_EVENT_KINDS
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "trace-format.md").read_text()
     for kind in CORE_EVENT_KINDS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from microsim import MemoryFault, ZxError, zx
-from microsim.process import Process
+from microsim.objects.process import Process
 
 P = zx.ZX_PAGE_SIZE
 R, W, X = zx.ZX_VM_PERM_READ, zx.ZX_VM_PERM_WRITE, zx.ZX_VM_PERM_EXECUTE

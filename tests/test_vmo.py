@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from microsim import ZxError, zx
-from microsim.process import Process
+from microsim.objects.process import Process
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1

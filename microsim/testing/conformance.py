@@ -27,7 +27,7 @@ import pytest
 from microsim import zx
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
-from microsim.process import Process
+from microsim.objects.process import Process
 
 Factory = Callable[[Process], Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from microsim.kernel import Kernel
-from microsim.process import Process
+from microsim.objects.process import Process
 from microsim.testing.capture import TraceCapture
 
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import orjson
 
+from microsim import zx
 from microsim.errors import MicrosimError
 
 SUPPORTED_VERSIONS = (1,)
@@ -136,8 +137,6 @@ class Filter:
                 if st != 0:
                     return False
             elif isinstance(want, str):
-                from microsim import zx
-
                 if zx.zx_status_get_string(st) != want:
                     return False
             elif st != want:

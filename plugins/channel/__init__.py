@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from microsim import hookimpl, zx
+from microsim.core.handle import Handle
+from microsim.core.object import PeeredObject
+from microsim.core.syscall import arg_bytes, arg_u32
 from microsim.errors import ZxError
-from microsim.handle import Handle
 from microsim.kernel import Kernel
-from microsim.object import PeeredObject
-from microsim.process import Process
-from microsim.syscall import arg_bytes, arg_u32
+from microsim.objects.process import Process
 
 description = "channels: bidirectional message queues that carry bytes and handles"
 

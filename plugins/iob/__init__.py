@@ -18,7 +18,7 @@ from microsim_iob.syscalls import SYSCALLS, info_iob, info_iob_regions
 
 from microsim import hookimpl, zx
 from microsim.kernel import Kernel
-from microsim.process import Process
+from microsim.objects.process import Process
 
 requires = ("vmo",)
 description = "IOBuffers: peered endpoints sharing regions, mediated access, disciplines"

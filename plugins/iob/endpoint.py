@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from microsim_iob.regions import map_rights, mediated_rights
 
 from microsim import zx
-from microsim.object import KernelObject, PeeredObject
+from microsim.core.object import KernelObject, PeeredObject
 
 if TYPE_CHECKING:
     from microsim_vmo import Vmo

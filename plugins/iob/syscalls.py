@@ -17,13 +17,13 @@ from microsim_vmo import Vmo
 from microsim_vmo.vmo import round_size
 
 from microsim import zx
+from microsim.core.handle import Handle
+from microsim.core.info import InfoList
+from microsim.core.object import PeeredObject
+from microsim.core.syscall import arg_bytes, arg_size, arg_u32, arg_u64
 from microsim.errors import ZxError
-from microsim.handle import Handle
-from microsim.kernel import InfoList
-from microsim.object import PeeredObject
-from microsim.process import Process
-from microsim.syscall import arg_bytes, arg_size, arg_u32, arg_u64
-from microsim.vmar import Mapping, Vmar
+from microsim.objects.process import Process
+from microsim.objects.vmar import Mapping, Vmar
 
 _INVALID = zx.ZX_ERR_INVALID_ARGS
 PAGE = zx.ZX_PAGE_SIZE

@@ -12,13 +12,13 @@ from collections import deque
 from collections.abc import Callable
 
 from microsim import hookimpl, zx
+from microsim.core.handle import Handle
+from microsim.core.object import KernelObject, SignalObserver
+from microsim.core.sched import Wait
+from microsim.core.syscall import arg_i64, arg_u32, arg_u64
 from microsim.errors import ZxError
-from microsim.handle import Handle
 from microsim.kernel import Kernel
-from microsim.object import KernelObject, SignalObserver
-from microsim.process import Process
-from microsim.sched import Wait
-from microsim.syscall import arg_i64, arg_u32, arg_u64
+from microsim.objects.process import Process
 
 description = "ports: packet queues fed by wait_async observers and zx_port_queue"
 

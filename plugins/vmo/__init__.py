@@ -31,9 +31,10 @@ from microsim_vmo.syscalls import (
 from microsim_vmo.vmo import VMO_MAX_SIZE, ChildObserver, PageStore, Vmo
 
 from microsim import hookimpl, zx
-from microsim.handle import Handle
-from microsim.kernel import InfoList, Kernel
-from microsim.process import Process
+from microsim.core.handle import Handle
+from microsim.core.info import InfoList
+from microsim.kernel import Kernel
+from microsim.objects.process import Process
 
 description = "virtual memory objects: sparse pages, reference/slice/snapshot children"
 

@@ -9,7 +9,7 @@ from microsim.hookspecs import hookspec
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
-    from microsim.process import Process
+    from microsim.objects.process import Process
 
 
 @hookspec

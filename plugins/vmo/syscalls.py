@@ -7,10 +7,10 @@ from typing import Any
 from microsim_vmo.vmo import Vmo, round_size
 
 from microsim import zx
+from microsim.core.handle import Handle
+from microsim.core.syscall import arg_bytes, arg_size, arg_u32
 from microsim.errors import ZxError
-from microsim.handle import Handle
-from microsim.process import Process
-from microsim.syscall import arg_bytes, arg_size, arg_u32
+from microsim.objects.process import Process
 
 _INVALID = zx.ZX_ERR_INVALID_ARGS
 

@@ -16,7 +16,7 @@ from sortedcontainers import SortedDict
 
 from microsim import zx
 from microsim.errors import ZxError
-from microsim.vmar import MappableObject, Mapping
+from microsim.objects.vmar import MappableObject, Mapping
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from microsim import KernelObject, PeeredObject, ZxError, hookimpl, zx
-from microsim.process import Process
-from microsim.syscall import arg_u32
+from microsim.core.syscall import arg_u32
+from microsim.objects.process import Process
 
 description = "events and eventpairs (zx_event_create, zx_eventpair_create)"
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from microsim import zx
+from microsim.core.handle import Handle
+from microsim.core.info import InfoList
+from microsim.core.object import KernelObject
+from microsim.core.sched import ThreadExit
+from microsim.core.syscall import arg_i64
 from microsim.errors import ZxError
-from microsim.handle import Handle
-from microsim.object import KernelObject
+from microsim.objects import vmar
+from microsim.objects.vmar import Vmar
 
 if TYPE_CHECKING:
+    from microsim.core.syscall import SyscallFacade
     from microsim.kernel import Kernel
-    from microsim.sched import Thread
-    from microsim.syscall import SyscallFacade
-    from microsim.vmar import Vmar
+    from microsim.objects.thread import Thread
 
 _BAD_HANDLE = zx.ZX_ERR_BAD_HANDLE
 
@@ -137,16 +141,56 @@ class Process(KernelObject):
         Raises `MemoryFault` (naming the address) on an unmapped address, a missing read
         permission, or an access past the end of the mapped object.
         """
-        from microsim import vmar
-
         return vmar.read_memory(self, addr, length)
 
     def write_memory(self, addr: int, data: bytes) -> None:
         """Write simulated userspace memory through this process's mappings (see
         `read_memory` for faults)."""
-        from microsim import vmar
-
         vmar.write_memory(self, addr, data)
 
     def describe(self) -> dict[str, Any]:
         return {"handles": len(self.handles), "exited": self.exited}
+
+
+def info_process_maps(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_PROCESS_MAPS: the aspace, the root VMAR and everything below, pre-order."""
+    proc: Process = h.obj
+    if proc.exited or proc.root_vmar is None:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has exited")
+    root = proc.root_vmar
+    records = [zx.zx_info_maps_t(name=b"aspace", base=root.base, size=root.size, depth=0,
+                                 type=zx.ZX_INFO_MAPS_TYPE_ASPACE)]
+    records += vmar.maps_records(root, 1)
+    return InfoList.clip(records, zx.zx_info_maps_t.SIZE, buffer_size)
+
+
+def sys_process_self(p: Process) -> int:
+    """zx_process_self: the process's startup handle to itself."""
+    return p.self_handle
+
+
+def sys_vmar_root_self(p: Process) -> int:
+    """zx_vmar_root_self: the process's startup handle to its root VMAR."""
+    return p.root_vmar_handle
+
+
+def sys_process_exit(p: Process, retcode: int) -> None:
+    """zx_process_exit: end the calling process (does not return to a thread)."""
+    code = arg_i64(retcode)
+    k = p.kernel
+    k.exit_process(p, code)
+    cur = k.sched.current
+    if cur is not None and cur.process is p:
+        raise ThreadExit
+    return None
+
+
+SYSCALLS: dict[str, Any] = {
+    "zx_process_self": sys_process_self,
+    "zx_vmar_root_self": sys_vmar_root_self,
+    "zx_process_exit": sys_process_exit,
+}
+INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
+    (zx.ZX_INFO_PROCESS_MAPS, info_process_maps, "ZX_INFO_PROCESS_MAPS", Process,
+     zx.ZX_RIGHT_INSPECT),
+]

@@ -31,6 +31,8 @@ class PluginRecord:
     info_topics: list[str] = field(default_factory=list)
     properties: list[str] = field(default_factory=list)
     event_kinds: list[str] = field(default_factory=list)
+    # Modules (or classes) of hook specs the plugin declared for others to implement.
+    hookspecs: list[Any] = field(default_factory=list)
 
 
 def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:

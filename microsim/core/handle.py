@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from microsim.object import KernelObject
-    from microsim.process import Process
+    from microsim.core.object import KernelObject
+    from microsim.objects.process import Process
 
 
 class Handle:

@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 from sortedcontainers import SortedDict
 
 from microsim import zx
+from microsim.core.info import InfoList
+from microsim.core.object import KernelObject
+from microsim.core.syscall import arg_size, arg_u32
 from microsim.errors import MemoryFault, ZxError
-from microsim.object import KernelObject
-from microsim.syscall import arg_size, arg_u32
 
 if TYPE_CHECKING:
-    from microsim.handle import Handle
+    from microsim.core.handle import Handle
     from microsim.kernel import Kernel
-    from microsim.process import Process
+    from microsim.objects.process import Process
 
 PAGE = zx.ZX_PAGE_SIZE
 USER_ASPACE_BASE = 0x200000
@@ -646,7 +647,7 @@ def info_vmar(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmar
     return zx.zx_info_vmar_t(base=v.base, len=v.size)
 
 
-def _maps(vmar: Vmar, depth: int) -> list[zx.zx_info_maps_t]:
+def maps_records(vmar: Vmar, depth: int) -> list[zx.zx_info_maps_t]:
     out = []
     for d, node in vmar.walk(depth):
         if isinstance(node, Vmar):
@@ -663,28 +664,12 @@ def _maps(vmar: Vmar, depth: int) -> list[zx.zx_info_maps_t]:
     return out
 
 
-def info_process_maps(p: Process, h: Handle, buffer_size: int | None) -> Any:
-    """ZX_INFO_PROCESS_MAPS: the aspace, the root VMAR and everything below, pre-order."""
-    from microsim.kernel import InfoList
-
-    proc: Process = h.obj
-    if proc.exited or proc.root_vmar is None:
-        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has exited")
-    root = proc.root_vmar
-    records = [zx.zx_info_maps_t(name=b"aspace", base=root.base, size=root.size, depth=0,
-                                 type=zx.ZX_INFO_MAPS_TYPE_ASPACE)]
-    records += _maps(root, 1)
-    return InfoList.clip(records, zx.zx_info_maps_t.SIZE, buffer_size)
-
-
 def info_vmar_maps(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_VMAR_MAPS: the VMAR and everything below it, pre-order."""
-    from microsim.kernel import InfoList
-
     v: Vmar = h.obj
     if v.destroyed:
         raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
-    return InfoList.clip(_maps(v, 0), zx.zx_info_maps_t.SIZE, buffer_size)
+    return InfoList.clip(maps_records(v, 0), zx.zx_info_maps_t.SIZE, buffer_size)
 
 
 def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
@@ -713,7 +698,6 @@ def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
                 report(f"destroyed {node!r} still has children")
 
 
-OBJECT_TYPES: list[type[KernelObject]] = [Vmar]
 SYSCALLS: dict[str, Callable[..., Any]] = {
     "zx_vmar_allocate": sys_vmar_allocate,
     "zx_vmar_map": sys_vmar_map,
@@ -725,15 +709,3 @@ INFO_TOPICS: list[tuple[int, Callable[..., Any], str, type[KernelObject] | None,
     (zx.ZX_INFO_VMAR, info_vmar, "ZX_INFO_VMAR", Vmar, zx.ZX_RIGHT_INSPECT),
     (zx.ZX_INFO_VMAR_MAPS, info_vmar_maps, "ZX_INFO_VMAR_MAPS", Vmar, zx.ZX_RIGHT_INSPECT),
 ]
-
-
-def _register_process_topics() -> None:
-    from microsim.process import Process
-
-    INFO_TOPICS.append(
-        (zx.ZX_INFO_PROCESS_MAPS, info_process_maps, "ZX_INFO_PROCESS_MAPS", Process,
-         zx.ZX_RIGHT_INSPECT)
-    )
-
-
-_register_process_topics()

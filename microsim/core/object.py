@@ -22,7 +22,7 @@ from microsim import zx
 from microsim.errors import ZxError
 
 if TYPE_CHECKING:
-    from microsim.handle import Handle
+    from microsim.core.handle import Handle
     from microsim.kernel import Kernel
 
 

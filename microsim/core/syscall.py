@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from microsim import zx
-from microsim.errors import KernelPanic, MicrosimError, ZxError
+from microsim.errors import KernelPanic, MicrosimError, PluginError, ZxError
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
-    from microsim.process import Process
+    from microsim.objects.process import Process
 
 SyscallImpl = Callable[..., Any]
 
@@ -232,8 +232,6 @@ class SyscallTable:
 
     def register(self, name: str, impl: SyscallImpl, *, plugin: str, doc: str | None = None) -> None:
         """Add syscall `name` (Zircon's name, e.g. "zx_vmo_create")."""
-        from microsim.errors import PluginError
-
         if not name.startswith("zx_"):
             raise PluginError(f"plugin {plugin!r}: syscall name {name!r} must start with 'zx_'")
         if name in self.specs:

@@ -1,22 +1,16 @@
-"""The core plugin: handle, object, signal, wait and clock syscalls, and the core types.
-
-It is registered like any other plugin (under the name "core"), before all of them.
-"""
+"""The generic syscalls every object type shares: handles, info, properties, signals, waits, time."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from microsim import vmar as _vmar
 from microsim import zx
+from microsim.core.handle import Handle
+from microsim.core.object import KernelObject
+from microsim.core.sched import SignalWait, Wait
+from microsim.core.syscall import arg_bytes, arg_i64, arg_u32
 from microsim.errors import ZxError
-from microsim.handle import Handle
-from microsim.hookspecs import hookimpl
-from microsim.kernel import InfoList
-from microsim.object import KernelObject
-from microsim.process import Process
-from microsim.sched import SignalWait, Thread, Wait
-from microsim.syscall import arg_bytes, arg_i64, arg_u32
+from microsim.objects.process import Process
 
 _SAME = zx.ZX_RIGHT_SAME_RIGHTS
 _DUP = zx.ZX_RIGHT_DUPLICATE
@@ -277,71 +271,24 @@ def sys_nanosleep(p: Process, deadline: int) -> None:
     return None
 
 
-def sys_process_self(p: Process) -> int:
-    """zx_process_self: the process's startup handle to itself."""
-    return p.self_handle
-
-
-def sys_vmar_root_self(p: Process) -> int:
-    """zx_vmar_root_self: the process's startup handle to its root VMAR."""
-    return p.root_vmar_handle
-
-
-def sys_process_exit(p: Process, retcode: int) -> None:
-    """zx_process_exit: end the calling process (does not return to a thread)."""
-    from microsim.sched import ThreadExit
-
-    code = arg_i64(retcode)
-    k = p.kernel
-    k.exit_process(p, code)
-    cur = k.sched.current
-    if cur is not None and cur.process is p:
-        raise ThreadExit
-    return None
-
-
-# --------------------------------------------------------------------------- hooks
-@hookimpl
-def register_object_types(register: Any) -> None:
-    register(Process)
-    register(Thread)
-    for cls in _vmar.OBJECT_TYPES:
-        register(cls)
-
-
-@hookimpl
-def register_syscalls(register: Any) -> None:
-    register("zx_handle_duplicate", sys_handle_duplicate)
-    register("zx_handle_replace", sys_handle_replace)
-    register("zx_handle_close", sys_handle_close)
-    register("zx_handle_close_many", sys_handle_close_many)
-    register("zx_object_get_info", sys_object_get_info)
-    register("zx_object_get_property", sys_object_get_property)
-    register("zx_object_set_property", sys_object_set_property)
-    register("zx_object_signal", sys_object_signal)
-    register("zx_object_signal_peer", sys_object_signal_peer)
-    register("zx_object_wait_one", sys_object_wait_one)
-    register("zx_object_wait_many", sys_object_wait_many)
-    register("zx_clock_get_monotonic", sys_clock_get_monotonic)
-    register("zx_deadline_after", sys_deadline_after)
-    register("zx_nanosleep", sys_nanosleep)
-    register("zx_process_self", sys_process_self)
-    register("zx_vmar_root_self", sys_vmar_root_self)
-    register("zx_process_exit", sys_process_exit)
-    for name, impl in _vmar.SYSCALLS.items():
-        register(name, impl)
-
-
-@hookimpl
-def register_info_topics(register: Any) -> None:
-    register(zx.ZX_INFO_HANDLE_VALID, info_handle_valid, name="ZX_INFO_HANDLE_VALID")
-    register(zx.ZX_INFO_HANDLE_BASIC, info_handle_basic, name="ZX_INFO_HANDLE_BASIC")
-    register(
-        zx.ZX_INFO_HANDLE_COUNT, info_handle_count, name="ZX_INFO_HANDLE_COUNT",
-        rights=zx.ZX_RIGHT_INSPECT,
-    )
-    for topic, handler, name, cls, rights in _vmar.INFO_TOPICS:
-        register(topic, handler, name=name, cls=cls, rights=rights)
-
-
-__all__ = ["InfoList"]
+SYSCALLS: dict[str, Any] = {
+    "zx_handle_duplicate": sys_handle_duplicate,
+    "zx_handle_replace": sys_handle_replace,
+    "zx_handle_close": sys_handle_close,
+    "zx_handle_close_many": sys_handle_close_many,
+    "zx_object_get_info": sys_object_get_info,
+    "zx_object_get_property": sys_object_get_property,
+    "zx_object_set_property": sys_object_set_property,
+    "zx_object_signal": sys_object_signal,
+    "zx_object_signal_peer": sys_object_signal_peer,
+    "zx_object_wait_one": sys_object_wait_one,
+    "zx_object_wait_many": sys_object_wait_many,
+    "zx_clock_get_monotonic": sys_clock_get_monotonic,
+    "zx_deadline_after": sys_deadline_after,
+    "zx_nanosleep": sys_nanosleep,
+}
+INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
+    (zx.ZX_INFO_HANDLE_VALID, info_handle_valid, "ZX_INFO_HANDLE_VALID", None, 0),
+    (zx.ZX_INFO_HANDLE_BASIC, info_handle_basic, "ZX_INFO_HANDLE_BASIC", None, 0),
+    (zx.ZX_INFO_HANDLE_COUNT, info_handle_count, "ZX_INFO_HANDLE_COUNT", None, zx.ZX_RIGHT_INSPECT),
+]

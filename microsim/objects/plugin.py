@@ -1,0 +1,42 @@
+"""The core object types (process, thread, VMAR) and the generic syscalls, as a plugin.
+
+Each object type is a module with its state and its syscalls, like a plugin folder; this
+module registers them all under the plugin name "core", which the kernel loads first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from microsim.hookspecs import hookimpl
+from microsim.objects import handles, process, thread, vmar
+
+description = "koids, handles, rights, processes, threads, VMARs, signals and waits"
+
+_MODULES = (handles, process, vmar)
+
+
+@hookimpl
+def register_object_types(register: Any) -> None:
+    register(process.Process)
+    register(thread.Thread)
+    register(vmar.Vmar)
+
+
+@hookimpl
+def register_syscalls(register: Any) -> None:
+    for module in _MODULES:
+        for name, impl in module.SYSCALLS.items():
+            register(name, impl)
+
+
+@hookimpl
+def register_info_topics(register: Any) -> None:
+    for module in _MODULES:
+        for topic, handler, name, cls, rights in module.INFO_TOPICS:
+            register(topic, handler, name=name, cls=cls, rights=rights)
+
+
+@hookimpl
+def check_invariants(kernel: Any, report: Any) -> None:
+    vmar.check_invariants(kernel, report)
