@@ -8,7 +8,8 @@
         dup = proc.zx.handle_duplicate(vmo, zx.ZX_RIGHT_READ)
 """
 
-from microsim import zx
+from microsim import blocking, zx
+from microsim.blocking import Wait, WaitQueue, sleep_until, wait_signals, wait_signals_many
 from microsim.core.handle import Handle
 from microsim.core.info import InfoList
 from microsim.core.object import KernelObject, PeeredObject, SignalObserver
@@ -35,9 +36,15 @@ __all__ = [
     "Process",
     "SignalObserver",
     "Thread",
+    "Wait",
+    "WaitQueue",
     "ZxError",
+    "blocking",
     "hookimpl",
     "hookspec",
+    "sleep_until",
     "spawn",
+    "wait_signals",
+    "wait_signals_many",
     "zx",
 ]

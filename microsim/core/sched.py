@@ -25,11 +25,9 @@ from typing import TYPE_CHECKING
 import greenlet
 
 from microsim import zx
-from microsim.core.object import KernelObject, SignalObserver
 from microsim.errors import Deadlock, ZxError
 
 if TYPE_CHECKING:
-    from microsim.core.handle import Handle
     from microsim.kernel import Kernel
     from microsim.objects.thread import Thread
 
@@ -38,68 +36,47 @@ class ThreadExit(BaseException):
     """Thrown into a thread's greenlet to end it (its process is exiting)."""
 
 
-class Wait:
-    """Something a blocked thread (or a direct caller) is waiting for."""
+_SLEEPING = zx.ZX_THREAD_STATE_BLOCKED_SLEEPING
 
-    def __init__(self, description: str) -> None:
-        self.description = description
+
+class Wait:
+    """Something a blocked thread (or a direct caller) is waiting for.
+
+    `description` says what for, in deadlock reports and the trace: a string, or a
+    zero-argument callable that is only called when the text is needed (a hot wait
+    should not format a string it will almost never show); a subclass may override
+    `describe()` instead. `reason` is the ZX_THREAD_STATE_BLOCKED_* state ZX_INFO_THREAD
+    reports while the thread waits. `kernel.sched.block(wait, deadline)` blocks on it,
+    `kernel.sched.finish(wait, status)` ends it; `cancel()` runs whenever the wait ends
+    (woken, timed out, or its thread killed): override it to unregister the wait.
+
+    Plugins rarely need this class directly: `microsim.blocking` (`WaitQueue`,
+    `wait_signals`, `sleep_until`) covers the usual blocking syscalls.
+    """
+
+    def __init__(self, description: str | Callable[[], str] = "", reason: int = _SLEEPING) -> None:
+        self._description = description
+        self.reason = reason
         self.done = False
         self.status = zx.ZX_OK
         self.thread: Thread | None = None
 
-    def cancel(self) -> None:
-        """Stop observing whatever the wait observes (timeout or wake-up)."""
+    @property
+    def description(self) -> str:
+        """What the wait is for (formatted now, if it was given as a callable)."""
+        return self.describe()
 
+    @description.setter
+    def description(self, value: str | Callable[[], str]) -> None:
+        self._description = value
 
-class SignalWait(Wait):
-    """A wait on signals of one or more objects (wait_one / wait_many)."""
-
-    def __init__(self, items: list[tuple[KernelObject, Handle, int]], description: str) -> None:
-        super().__init__(description)
-        self.items = items
-        self.observers: list[_WaitObserver] = []
-        self.observed = [0] * len(items)
-
-    def arm(self, sched: Scheduler) -> None:
-        """Register one observer per item."""
-        for i, (obj, handle, mask) in enumerate(self.items):
-            obs = _WaitObserver(handle, self, i, mask, sched)
-            self.observers.append(obs)
-            obj.add_observer(obs)
+    def describe(self) -> str:
+        """The description text; override to format it from the wait's own fields."""
+        d = self._description
+        return d if isinstance(d, str) else d()
 
     def cancel(self) -> None:
-        for obs, (obj, _, _) in zip(self.observers, self.items):
-            obj.remove_observer(obs)
-
-
-class _WaitObserver(SignalObserver):
-    __slots__ = ("index", "mask", "sched", "wait")
-
-    def __init__(self, handle: Handle, wait: SignalWait, index: int, mask: int, sched: Scheduler) -> None:
-        super().__init__(handle)
-        self.wait = wait
-        self.index = index
-        self.mask = mask
-        self.sched = sched
-
-    def on_signals(self, obj: KernelObject, signals: int) -> bool:
-        w = self.wait
-        if w.done:
-            return True
-        if signals & self.mask:
-            for i, (o, _, _) in enumerate(w.items):
-                w.observed[i] = o.signals
-            w.observed[self.index] = signals
-            self.sched.finish(w, zx.ZX_OK)
-            return True
-        return False
-
-    def on_cancel(self, obj: KernelObject) -> None:
-        w = self.wait
-        if w.done:
-            return
-        w.observed[self.index] = obj.signals | zx.ZX_SIGNAL_HANDLE_CLOSED
-        self.sched.finish(w, zx.ZX_ERR_CANCELED)
+        """Stop observing whatever the wait observes (runs on wake, timeout and kill)."""
 
 
 class Scheduler:

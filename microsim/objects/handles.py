@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from microsim import zx
+from microsim.blocking import deadline_after, sleep_until, wait_signals, wait_signals_many
 from microsim.core.handle import Handle
-from microsim.core.object import KernelObject
-from microsim.core.sched import SignalWait, Wait
 from microsim.core.syscall import arg_bytes, arg_i64, arg_u32
 from microsim.errors import ZxError
 from microsim.objects.process import Process
@@ -197,20 +196,7 @@ def sys_object_wait_one(p: Process, handle: int, signals: int, deadline: int) ->
     """
     h = _waitable(p, handle)
     signals = arg_u32(signals)
-    deadline = arg_i64(deadline)
-    obj = h.obj
-    if obj.signals & signals:
-        return obj.signals
-    k = p.kernel
-    if deadline <= k.now:
-        raise ZxError(zx.ZX_ERR_TIMED_OUT, observed=obj.signals)
-    wait = SignalWait([(obj, h, signals)], f"wait_one(koid {obj.koid}, {signals:#x})")
-    wait.arm(k.sched)
-    status = k.sched.block(wait, deadline)
-    observed = wait.observed[0] if status != zx.ZX_ERR_TIMED_OUT else obj.signals
-    if status != zx.ZX_OK:
-        raise ZxError(status, observed=observed)
-    return observed
+    return wait_signals(h, signals, arg_i64(deadline))
 
 
 def _wait_item(item: Any) -> tuple[Any, int]:
@@ -228,25 +214,11 @@ def sys_object_wait_many(p: Process, items: list[Any], deadline: int) -> list[in
     if len(items) > zx.ZX_WAIT_MANY_MAX_ITEMS:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
     parsed = [_wait_item(i) for i in items]
-    entries: list[tuple[KernelObject, Handle, int]] = []
+    entries: list[tuple[Handle, int]] = []
     for value, signals in parsed:
         h = _waitable(p, value)
-        entries.append((h.obj, h, arg_u32(signals)))
-    deadline = arg_i64(deadline)
-    pending = [obj.signals for obj, _, _ in entries]
-    if any(obj.signals & m for obj, _, m in entries):
-        return pending
-    k = p.kernel
-    if deadline <= k.now:
-        raise ZxError(zx.ZX_ERR_TIMED_OUT, pending=pending)
-    wait = SignalWait(entries, f"wait_many({len(entries)} items)")
-    wait.arm(k.sched)
-    status = k.sched.block(wait, deadline)
-    if status == zx.ZX_ERR_TIMED_OUT:
-        raise ZxError(status, pending=[obj.signals for obj, _, _ in entries])
-    if status != zx.ZX_OK:
-        raise ZxError(status, pending=wait.observed)
-    return wait.observed
+        entries.append((h, arg_u32(signals)))
+    return wait_signals_many(p.kernel, entries, arg_i64(deadline))
 
 
 # --------------------------------------------------------------------------- time
@@ -257,17 +229,13 @@ def sys_clock_get_monotonic(p: Process) -> int:
 
 def sys_deadline_after(p: Process, nanoseconds: int) -> int:
     """zx_deadline_after: now + nanoseconds, saturating at ZX_TIME_INFINITE."""
-    ns = arg_i64(nanoseconds)
-    return min(p.kernel.now + ns, zx.ZX_TIME_INFINITE) if ns > 0 else p.kernel.now + ns
+    return deadline_after(p.kernel, arg_i64(nanoseconds))
 
 
 def sys_nanosleep(p: Process, deadline: int) -> None:
     """zx_nanosleep: block until `deadline` (virtual time)."""
     deadline = arg_i64(deadline)
-    k = p.kernel
-    if deadline <= k.now:
-        return None
-    k.sched.block(Wait(f"nanosleep(until {deadline})"), deadline)
+    sleep_until(p.kernel, deadline, description=lambda: f"nanosleep(until {deadline})")
     return None
 
 

@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Callable
 
 from microsim import hookimpl, zx
+from microsim.blocking import WaitQueue
 from microsim.core.handle import Handle
 from microsim.core.object import KernelObject, SignalObserver
-from microsim.core.sched import Wait
 from microsim.core.syscall import arg_i64, arg_u32, arg_u64
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
@@ -36,17 +36,14 @@ class Port(KernelObject):
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(kernel)
         self.packets: deque[tuple[zx.zx_port_packet_t, _AsyncWait | None]] = deque()
-        self.waiters: deque[_PortWait] = deque()
+        self.waiters = WaitQueue(kernel, self)
         self.observers_by_key: list[_AsyncWait] = []
 
     def queue(self, packet: zx.zx_port_packet_t, source: _AsyncWait | None = None) -> None:
         """Queue a packet and hand it to the first waiting thread, if any."""
         self.packets.append((packet, source))
-        while self.waiters and self.packets:
-            w = self.waiters.popleft()
-            if not w.done:
-                w.packet = self.packets.popleft()[0]
-                self.kernel.sched.finish(w, zx.ZX_OK)
+        if self.waiters and self.waiters.wake_one(self.packets[0][0]):
+            self.packets.popleft()
 
     def on_destroy(self) -> None:
         for obs in list(self.observers_by_key):
@@ -91,17 +88,6 @@ class _AsyncWait(SignalObserver):
             self.port.observers_by_key.remove(self)
 
 
-class _PortWait(Wait):
-    def __init__(self, port: Port) -> None:
-        super().__init__(f"port_wait(koid {port.koid})")
-        self.port = port
-        self.packet: zx.zx_port_packet_t | None = None
-
-    def cancel(self) -> None:
-        if self in self.port.waiters:
-            self.port.waiters.remove(self)
-
-
 def sys_port_create(p: Process, options: int) -> int:
     """zx_port_create: a new port (options 0; ZX_PORT_BIND_TO_INTERRUPT is accepted)."""
     if arg_u32(options) & ~zx.ZX_PORT_BIND_TO_INTERRUPT:
@@ -144,15 +130,10 @@ def sys_port_wait(p: Process, handle: int, deadline: int) -> zx.zx_port_packet_t
     deadline = arg_i64(deadline)
     if pt.packets:
         return pt.packets.popleft()[0]
-    k = p.kernel
-    if deadline <= k.now:
-        raise ZxError(zx.ZX_ERR_TIMED_OUT)
-    w = _PortWait(pt)
-    pt.waiters.append(w)
-    status = k.sched.block(w, deadline)
-    if status != zx.ZX_OK or w.packet is None:
-        raise ZxError(status if status != zx.ZX_OK else zx.ZX_ERR_INTERNAL)
-    return w.packet
+    packet: zx.zx_port_packet_t = pt.waiters.wait(
+        deadline, reason=zx.ZX_THREAD_STATE_BLOCKED_PORT,
+        description=lambda: f"port_wait(koid {pt.koid})")
+    return packet
 
 
 def sys_port_queue(p: Process, handle: int, packet: zx.zx_port_packet_t) -> None:
