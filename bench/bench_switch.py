@@ -1,21 +1,28 @@
-"""Benchmark: a thread switch. Two threads ping-pong over a channel, against the same
-ping-pong written with asyncio queues, in the same run. Target: ratio <= 2x.
-Run: python bench/bench_switch.py
+"""Benchmark: a thread switch. Two threads ping-pong over a channel (write, then
+zx_object_wait_one and read: the blocking-wait path), against the same ping-pong written
+with asyncio queues, interleaved in the same run (bench/harness.py). Target: ratio <= 2x.
+The kernel is the default one (every installed plugin), untraced.
+Run: python bench/bench_switch.py   (MICROSIM_BENCH_REPEATS=3 for a short run)
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 
 from microsim import Kernel, zx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import compare
 
 N = 20_000
 
 
 def simulated() -> float:
     """Seconds per round trip between two simulated threads."""
-    with Kernel(seed=1, plugins=["channel"]) as k:
+    with Kernel(seed=1) as k:
         p = k.create_process("bench")
         a, b = p.zx.channel_create(0)
         wait, read, write = p.zx.object_wait_one, p.zx.channel_read, p.zx.channel_write
@@ -65,11 +72,8 @@ def with_asyncio() -> float:
 
 
 def main() -> None:
-    sim = min(simulated() for _ in range(3))
-    aio = min(with_asyncio() for _ in range(3))
-    print(f"simulated threads over a channel  {sim * 1e6:8.2f} us per round trip")
-    print(f"asyncio tasks over queues         {aio * 1e6:8.2f} us per round trip")
-    print(f"ratio {sim / aio:.2f}x  (target <= 2x)")
+    compare({"simulated threads (channel)": simulated, "asyncio tasks (queues)": with_asyncio},
+            baseline="asyncio tasks (queues)", unit="µs per round trip", scale=1e6, target=2.0)
 
 
 if __name__ == "__main__":
