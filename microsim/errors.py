@@ -7,37 +7,11 @@ plugin that is wrong, a program that deadlocked), never a status a program shoul
 
 from __future__ import annotations
 
-from typing import Any
+from microsim.zx import ZxError as ZxError
 
-from microsim import zx
-
-
-class ZxError(Exception):
-    """A syscall failed with a Zircon status.
-
-    `status` is the negative `zx_status_t`; `name` is its `ZX_ERR_*` name. Out-parameters
-    that Zircon still fills in on failure (for example `observed` on `ZX_ERR_TIMED_OUT`,
-    or the needed sizes on `ZX_ERR_BUFFER_TOO_SMALL`) are keyword attributes, also
-    collected in `out`.
-    """
-
-    def __init__(self, status: int, message: str | None = None, **out: Any) -> None:
-        self.status = status
-        self.name = zx.zx_status_get_string(status)
-        self.out = out
-        for key, value in out.items():
-            setattr(self, key, value)
-        text = self.name if message is None else f"{self.name}: {message}"
-        super().__init__(text)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_zx_error, (self.status, self.args[0], self.out))
-
-
-def _rebuild_zx_error(status: int, text: str, out: dict[str, Any]) -> ZxError:
-    err = ZxError(status, **out)
-    err.args = (text,)
-    return err
+# ZxError lives with the status codes in the ABI module (so its helpers can raise it);
+# this is its usual import path.
+ZxError.__module__ = __name__
 
 
 class MicrosimError(Exception):

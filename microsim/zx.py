@@ -3,12 +3,21 @@
 This module mirrors Zircon's public headers (`zircon/types.h`, `zircon/rights.h`,
 `zircon/errors.h`, `zircon/syscalls/object.h`, `zircon/syscalls/iob.h`,
 `zircon/syscalls-next.h`, `zircon/syscalls/port.h`): names and numeric values are
-Zircon's. It holds no behaviour beyond packing structs into Zircon's little-endian layout.
+Zircon's. Beyond the constants it holds only what every syscall author needs next to
+them: `ZxError` (a failed syscall's status), the `Struct` base that packs structs into
+Zircon's little-endian layout with their info-topic buffer checks, and `InfoList`.
+
+For a plugin whose object type Zircon lacks: the signal bits an object type may give
+meanings to are ZX_OBJECT_READABLE/WRITABLE/PEER_CLOSED/SIGNALED and ZX_OBJECT_SIGNAL_4 ..
+ZX_OBJECT_SIGNAL_22 (bit 23 is ZX_SIGNAL_HANDLE_CLOSED, bits 24-31 are the user's); its
+object type, info topic and property numbers come from the MICROSIM_*_FIRST..LAST ranges
+below, which the kernel enforces at registration.
 """
 
 from __future__ import annotations
 
 import struct as _struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
@@ -69,6 +78,34 @@ _STATUS_NAMES: dict[int, str] = {
 def zx_status_get_string(status: int) -> str:
     """The name of a status code ("ZX_ERR_BAD_HANDLE"), or "(UNKNOWN)" like Zircon."""
     return _STATUS_NAMES.get(status, "(UNKNOWN)")
+
+
+class ZxError(Exception):
+    """A syscall failed with a Zircon status.
+
+    `status` is the negative `zx_status_t`; `name` is its `ZX_ERR_*` name. Out-parameters
+    that Zircon still fills in on failure (for example `observed` on `ZX_ERR_TIMED_OUT`,
+    or the needed sizes on `ZX_ERR_BUFFER_TOO_SMALL`) are keyword attributes, also
+    collected in `out`.
+    """
+
+    def __init__(self, status: int, message: str | None = None, **out: Any) -> None:
+        self.status = status
+        self.name = zx_status_get_string(status)
+        self.out = out
+        for key, value in out.items():
+            setattr(self, key, value)
+        text = self.name if message is None else f"{self.name}: {message}"
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_zx_error, (self.status, self.args[0], self.out))
+
+
+def _rebuild_zx_error(status: int, text: str, out: dict[str, Any]) -> ZxError:
+    err = ZxError(status, **out)
+    err.args = (text,)
+    return err
 
 
 # ----------------------------------------------------------------------------- rights
@@ -283,6 +320,26 @@ ZX_THREAD_STATE_BLOCKED_WAIT_MANY = 0x0703
 ZX_THREAD_STATE_BLOCKED_INTERRUPT = 0x0803
 ZX_THREAD_STATE_BLOCKED_PAGER = 0x0903
 
+# ----------------------------------------------------------------------------- plugin numbers
+# Not Zircon's: the numbers a plugin gives what Zircon lacks. The kernel refuses, at
+# registration, an object type, info topic or property outside both Zircon's range and
+# these (and any number registered twice).
+#
+# Object types: Zircon's are 1 .. 47 (the ZX_OBJ_TYPE_* values above); a type Zircon lacks
+# takes one of 48 .. 63 (ZX_INFO_HANDLE_BASIC.type stays below ZX_OBJ_TYPE_UPPER_BOUND).
+MICROSIM_OBJ_TYPE_FIRST = 48
+MICROSIM_OBJ_TYPE_LAST = ZX_OBJ_TYPE_UPPER_BOUND - 1
+# Info topics: Zircon's are below 0x100 (its ZX_INFO_* values; the top four bits of a
+# topic are its version, `topic | (version << 28)`); a plugin's own take 0x1000 .. 0x1fff.
+MICROSIM_INFO_TOPIC_FIRST = 0x1000
+MICROSIM_INFO_TOPIC_LAST = 0x1FFF
+ZIRCON_INFO_TOPIC_LIMIT = 0x100
+# Properties: Zircon's are below 0x100 (ZX_PROP_*); a plugin's own take 0x1000 .. 0x1fff.
+MICROSIM_PROP_FIRST = 0x1000
+MICROSIM_PROP_LAST = 0x1FFF
+ZIRCON_PROP_LIMIT = 0x100
+
+
 # zx_object_wait_async options (zircon/syscalls/object.h)
 ZX_WAIT_ASYNC_ONCE = 0
 ZX_WAIT_ASYNC_TIMESTAMP = 1
@@ -453,16 +510,34 @@ ZX_IOB_EP1_CAN_MEDIATED_WRITE = ZX_IOB_ACCESS_EP1_CAN_MEDIATED_WRITE
 
 
 # ----------------------------------------------------------------------------- structs
-class _Struct:
-    """Base of the flat ABI structs: `_FORMAT` is the `struct` layout of the fields in
-    declaration order (bytes fields are NUL-padded names)."""
+class Struct:
+    """Base of the flat ABI structs, for Zircon's and for a plugin's own.
 
+    A struct is a `@dataclass(slots=True)` subclass whose `FORMAT` is its `struct`-module
+    layout: little-endian (`<`), one code per field in declaration order, explicit padding
+    (`4x`) where Zircon's C layout has it, bytes fields as NUL-padded `Ns`. `SIZE` is
+    computed from it (`sizeof` in C); `pack()` / `unpack()` convert to and from bytes.
+    `check_buffer(buffer_size)` is the buffer check of a fixed-size info topic and
+    `clip(records, buffer_size)` the result of an array topic.
+
+        @dataclass(slots=True)
+        class sem_info_t(zx.Struct):
+            FORMAT: ClassVar[str] = "<QI4x"      # uint64 count; uint32 waiters; padding
+            count: int = 0
+            waiters: int = 0
+    """
+
+    FORMAT: ClassVar[str] = "<"
+    # The older spelling of FORMAT (Zircon's own structs here use it); either may be set.
     _FORMAT: ClassVar[str] = "<"
     SIZE: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.SIZE = _struct.calcsize(cls._FORMAT)
+        own = cls.__dict__
+        fmt = own.get("FORMAT") or own.get("_FORMAT") or cls._FORMAT
+        cls.FORMAT = cls._FORMAT = fmt
+        cls.SIZE = _struct.calcsize(fmt)
 
     def pack(self) -> bytes:
         """The struct's bytes, in Zircon's little-endian layout."""
@@ -478,6 +553,48 @@ class _Struct:
             for v in _struct.unpack(cls._FORMAT, data)
         ]
         return cls(*values)
+
+    @classmethod
+    def check_buffer(cls, buffer_size: int | None) -> None:
+        """A fixed-size info topic's buffer check: ZX_ERR_BUFFER_TOO_SMALL (actual 0,
+        avail 1, as Zircon reports) when `buffer_size` bytes cannot hold one struct.
+        `buffer_size` None means large enough."""
+        if buffer_size is not None and buffer_size < cls.SIZE:
+            raise ZxError(ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+
+    @classmethod
+    def clip(cls, records: Sequence[Any], buffer_size: int | None) -> InfoList:
+        """An array info topic's result: as many `records` as `buffer_size` bytes hold
+        (`actual`), and how many there are (`avail`); a small buffer is not an error."""
+        return InfoList.clip(records, cls.SIZE, buffer_size)
+
+
+# The name the built-in structs were declared with; kept so both spellings work.
+_Struct = Struct
+
+
+class InfoList(list[Any]):
+    """The records of an array info topic, with Zircon's `actual` and `avail` counts."""
+
+    def __init__(self, records: Iterable[Any] = (), avail: int | None = None) -> None:
+        super().__init__(records)
+        self.actual = len(self)
+        self.avail = self.actual if avail is None else avail
+
+    @classmethod
+    def clip(cls, records: Sequence[Any], record_size: int, buffer_size: int | None) -> InfoList:
+        """Keep as many records as fit in `buffer_size` bytes (None: all)."""
+        n = len(records)
+        if buffer_size is not None:
+            n = min(n, buffer_size // record_size) if record_size else n
+        return cls(records[:n], avail=len(records))
+
+
+def check_buffer(size: int, buffer_size: int | None) -> None:
+    """ZX_ERR_BUFFER_TOO_SMALL when a caller's `buffer_size` is below `size` bytes (for a
+    fixed-size value that is not a `Struct`, such as a uint64 property)."""
+    if buffer_size is not None and buffer_size < size:
+        raise ZxError(ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
 
 
 @dataclass(slots=True)

@@ -85,11 +85,6 @@ def sys_handle_close_many(p: Process, handles: list[int]) -> None:
 
 
 # --------------------------------------------------------------------------- info
-def _fixed(cls: Any, buffer_size: int | None) -> None:
-    if buffer_size is not None and buffer_size < cls.SIZE:
-        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
-
-
 def sys_object_get_info(p: Process, handle: int, topic: int, buffer_size: int | None = None) -> Any:
     """zx_object_get_info: one record, or an `InfoList` for array topics.
 
@@ -112,7 +107,7 @@ def info_handle_valid(p: Process, h: Handle, buffer_size: int | None) -> None:
 
 def info_handle_basic(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_HANDLE_BASIC: koid, rights, type and related koid."""
-    _fixed(zx.zx_info_handle_basic_t, buffer_size)
+    zx.zx_info_handle_basic_t.check_buffer(buffer_size)
     obj = h.obj
     return zx.zx_info_handle_basic_t(
         koid=obj.koid, rights=h.rights, type=obj.obj_type, related_koid=obj.related_koid
@@ -121,7 +116,7 @@ def info_handle_basic(p: Process, h: Handle, buffer_size: int | None) -> Any:
 
 def info_handle_count(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_HANDLE_COUNT: how many handles refer to the object."""
-    _fixed(zx.zx_info_handle_count_t, buffer_size)
+    zx.zx_info_handle_count_t.check_buffer(buffer_size)
     return zx.zx_info_handle_count_t(handle_count=h.obj.handle_count)
 
 

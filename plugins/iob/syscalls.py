@@ -269,8 +269,7 @@ def sys_iob_writev(p: Process, iob: int, options: int, region_index: int, vector
 # --------------------------------------------------------------------------- info
 def info_iob(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_iob_t:
     """ZX_INFO_IOB: options (always 0) and the region count."""
-    if buffer_size is not None and buffer_size < zx.zx_info_iob_t.SIZE:
-        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+    zx.zx_info_iob_t.check_buffer(buffer_size)
     ep: IobEndpoint = h.obj
     return zx.zx_info_iob_t(options=0, region_count=len(ep.state.regions))
 
