@@ -54,9 +54,11 @@ def register_hookspecs(register: Callable[[Any], None]) -> None:
 def register_object_types(register: Callable[[type[KernelObject]], None]) -> None:
     """Register kernel-object classes: `register(cls)`.
 
-    `cls` subclasses `microsim.KernelObject` and sets `obj_type` (a ZX_OBJ_TYPE_* value),
-    `type_name` (short name used in traces, e.g. "vmo") and `default_rights`. Two
-    plugins may not register the same `obj_type` or `type_name`.
+    `cls` subclasses `microsim.KernelObject` and sets `obj_type`, `type_name` (short name
+    used in traces, e.g. "vmo") and `default_rights`. `obj_type` is Zircon's ZX_OBJ_TYPE_*
+    value for a type Zircon has, else one of `zx.MICROSIM_OBJ_TYPE_FIRST..LAST` (48..63);
+    anything else is a load error, as is an `obj_type` or `type_name` registered twice
+    (the error names both plugins).
     """
 
 
@@ -76,29 +78,41 @@ def register_syscalls(register: Callable[..., None]) -> None:
 def register_info_topics(register: Callable[..., None]) -> None:
     """Register zx_object_get_info topics: `register(topic, handler, name=..., cls=None, rights=0)`.
 
-    `handler(process, handle, buffer_size)` returns one ABI struct (fixed-size topics)
-    or a `microsim.InfoList` (array topics, with `actual`/`avail`). The kernel checks,
-    in Zircon's order: the handle (BAD_HANDLE), `cls` (WRONG_TYPE), `rights`
-    (ACCESS_DENIED); unknown topics are NOT_SUPPORTED.
+    `handler(process, handle, buffer_size)` gets the `Handle` (its object is
+    `handle.obj`, its rights `handle.rights`) and the caller's buffer size in bytes (None:
+    large enough); it returns one ABI struct (fixed-size topics: start with
+    `MyStruct.check_buffer(buffer_size)`) or a `microsim.InfoList` (array topics:
+    `MyStruct.clip(records, buffer_size)`). The kernel checks first, in Zircon's order:
+    the handle (BAD_HANDLE), `cls` (WRONG_TYPE), `rights` (ACCESS_DENIED); unknown topics
+    are NOT_SUPPORTED. `topic` is Zircon's ZX_INFO_* value, or for a topic Zircon lacks
+    one of `zx.MICROSIM_INFO_TOPIC_FIRST..LAST`; a topic registered twice is a load error.
     """
 
 
 @hookspec
 def register_properties(register: Callable[..., None]) -> None:
-    """Register object properties: `register(prop_id, name=..., get=fn, set=fn)`.
+    """Register object properties: `register(prop_id, name=..., get=fn, set=fn, cls=None, rights=0, set_rights=0)`.
 
-    `get(process, handle, value_size)` returns the value; `set(process, handle, value)`
-    stores it. The kernel has already checked ZX_RIGHT_GET_PROPERTY / SET_PROPERTY.
-    ZX_PROP_NAME is the core's (objects override `get_name`/`set_name`).
+    The same shape as an info topic: `get(process, handle, value_size)` returns the
+    value, `set(process, handle, value)` stores it; `handle` is the `Handle`. Before
+    either runs the kernel checks, in Zircon's order: the handle and
+    ZX_RIGHT_GET_PROPERTY / SET_PROPERTY (BAD_HANDLE, ACCESS_DENIED), an unknown property
+    (INVALID_ARGS), `cls` (WRONG_TYPE), then `rights` (and for set `set_rights` too;
+    ACCESS_DENIED). `prop_id` is Zircon's ZX_PROP_* value or one of
+    `zx.MICROSIM_PROP_FIRST..LAST`. ZX_PROP_NAME is the core's (objects override
+    `get_name`/`set_name`).
     """
 
 
 @hookspec
-def register_event_kinds(register: Callable[[str, tuple[str, ...]], None]) -> None:
-    """Declare trace event kinds: `register("plugin.event", ("field", ...))`.
+def register_event_kinds(register: Callable[..., None]) -> None:
+    """Declare trace event kinds: `register("plugin.event", ("field", ...), objects=("field",))`.
 
-    The fields follow the common ones (kind, t, sc, pid, tid). Emit with
-    `kernel.emit("plugin.event", *values)` guarded by `if kernel.trace is not None`.
+    The fields follow the common ones (kind, t, sc, pid, tid). `objects` names the
+    fields whose values are koids, so trace tools (`trace object KOID`, `grep --koid`)
+    find the event under those objects. Emit with `kernel.emit("plugin.event", *values)`
+    guarded by `if kernel.trace is not None`. A kind registered twice (by any plugin,
+    even with the same fields) is a load error naming both plugins.
     """
 
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 import pluggy
 
 from microsim import zx
-from microsim.core.eventlog import TRACE_FORMAT_VERSION, EventLog
+from microsim.core.eventlog import CORE_EVENT_KINDS, TRACE_FORMAT_VERSION, EventLog
 from microsim.core.handle import Handle, encode_handle_value
 from microsim.core.info import InfoHandler, InfoTopic, PropertySpec
 from microsim.core.invariants import assert_invariants
@@ -40,6 +40,12 @@ from microsim.objects.vmar import create_root_vmar
 # Simulated physical memory by default: enough for any sensible program, and a bound on
 # what a runaway one (ZX_VMO_OP_COMMIT of a 2**50-byte VMO) can take from the host.
 DEFAULT_MEMORY = 1 << 30
+
+# Zircon's object type numbers (a plugin may implement one of these types).
+_ZIRCON_OBJ_TYPES = frozenset(
+    v for n, v in vars(zx).items()
+    if n.startswith("ZX_OBJ_TYPE_") and n not in ("ZX_OBJ_TYPE_NONE", "ZX_OBJ_TYPE_UPPER_BOUND")
+)
 
 
 
@@ -96,6 +102,14 @@ class Kernel:
         self.object_types: dict[str, type[KernelObject]] = {}
         self.info_topics: dict[int, InfoTopic] = {}
         self.properties: dict[int, PropertySpec] = {}
+        # Every event kind: its fields and which of them hold koids (core kinds included).
+        self.event_kinds: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+            kind: (fields, ()) for kind, fields in CORE_EVENT_KINDS.items()
+        }
+        # Who registered each name or number: ("event kind", kind) -> plugin name...
+        self.registered: dict[tuple[str, Any], str] = {
+            ("event kind", kind): "core" for kind in CORE_EVENT_KINDS
+        }
         self.syscalls = SyscallTable(self)
         self.pm: pluggy.PluginManager = make_plugin_manager()
         self.plugins: dict[str, PluginRecord] = {}
@@ -148,27 +162,58 @@ class Kernel:
         call_each(pm, "register_properties", lambda n: {"register": self._prop_registrar(n)})
         call_each(pm, "register_syscall_hooks", lambda n: {"register": self._hook_registrar(n)})
 
+    def _clash(self, plugin: str, what: str, key: Any, label: str) -> None:
+        """Refuse a name or number registered already (the error names both plugins)."""
+        other = self.registered.get((what, key))
+        if other is not None:
+            raise PluginError(
+                f"plugin {plugin!r}: {what} {label} is already registered by plugin {other!r}"
+            )
+
     def _type_registrar(self, plugin: str) -> Callable[[type[KernelObject]], None]:
         def register(cls: type[KernelObject]) -> None:
             if not (isinstance(cls, type) and issubclass(cls, KernelObject)):
                 raise PluginError(f"plugin {plugin!r}: {cls!r} is not a KernelObject class")
-            for other in self.object_types.values():
-                if other.obj_type == cls.obj_type or other.type_name == cls.type_name:
-                    raise PluginError(
-                        f"plugin {plugin!r}: object type {cls.type_name!r} "
-                        f"({cls.obj_type}) clashes with {other.__name__}"
-                    )
-            self.object_types[cls.type_name] = cls
-            self.plugins[plugin].object_types.append(cls.type_name)
+            ot, name = cls.obj_type, cls.type_name
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {plugin!r}: {cls.__name__}.type_name must be a non-empty str")
+            if type(ot) is not int or not 0 < ot < zx.ZX_OBJ_TYPE_UPPER_BOUND or (
+                ot < zx.MICROSIM_OBJ_TYPE_FIRST and ot not in _ZIRCON_OBJ_TYPES
+            ):
+                raise PluginError(
+                    f"plugin {plugin!r}: {cls.__name__}.obj_type {ot!r} is neither a Zircon "
+                    f"ZX_OBJ_TYPE_* value nor in the plugin range {zx.MICROSIM_OBJ_TYPE_FIRST}.."
+                    f"{zx.MICROSIM_OBJ_TYPE_LAST} (zx.MICROSIM_OBJ_TYPE_FIRST..LAST; "
+                    f"ZX_OBJ_TYPE_UPPER_BOUND is {zx.ZX_OBJ_TYPE_UPPER_BOUND})"
+                )
+            self._clash(plugin, "object type", ot, f"{ot} ({cls.__name__})")
+            self._clash(plugin, "object type name", name, repr(name))
+            self.registered[("object type", ot)] = plugin
+            self.registered[("object type name", name)] = plugin
+            self.object_types[name] = cls
+            self.plugins[plugin].object_types.append(name)
 
         return register
 
-    def _event_registrar(self, plugin: str) -> Callable[[str, tuple[str, ...]], None]:
-        def register(kind: str, fields: tuple[str, ...]) -> None:
+    def _event_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(kind: str, fields: Sequence[str], objects: Sequence[str] = ()) -> None:
+            if not isinstance(kind, str) or not kind:
+                raise PluginError(f"plugin {plugin!r}: an event kind must be a non-empty str")
+            fields = tuple(fields)
+            objects = tuple(objects)
+            if not all(isinstance(f, str) for f in fields):
+                raise PluginError(f"plugin {plugin!r}: event kind {kind!r}: fields must be str")
+            unknown = [o for o in objects if o not in fields]
+            if unknown:
+                raise PluginError(
+                    f"plugin {plugin!r}: event kind {kind!r}: objects {unknown} are not among "
+                    f"its fields {list(fields)}"
+                )
+            self._clash(plugin, "event kind", kind, repr(kind))
+            self.registered[("event kind", kind)] = plugin
+            self.event_kinds[kind] = (fields, objects)
             if self.trace is not None:
-                if kind in self.trace.schemas:
-                    raise PluginError(f"plugin {plugin!r}: event kind {kind!r} exists already")
-                self.trace.add_kind(kind, fields)
+                self.trace.add_kind(kind, fields, objects=objects)
             self.plugins[plugin].event_kinds.append(kind)
 
         return register
@@ -180,6 +225,12 @@ class Kernel:
 
         return register
 
+    def _check_target(self, plugin: str, what: str, cls: Any, rights: Any) -> None:
+        if cls is not None and not (isinstance(cls, type) and issubclass(cls, KernelObject)):
+            raise PluginError(f"plugin {plugin!r}: {what}: cls must be a KernelObject class or None")
+        if type(rights) is not int or not 0 <= rights <= 0xFFFFFFFF:
+            raise PluginError(f"plugin {plugin!r}: {what}: rights must be a uint32 (ZX_RIGHT_* bits)")
+
     def _info_registrar(self, plugin: str) -> Callable[..., None]:
         def register(
             topic: int,
@@ -188,10 +239,26 @@ class Kernel:
             cls: type[KernelObject] | None = None,
             rights: int = 0,
         ) -> None:
-            if topic in self.info_topics:
+            label = name or (hex(topic) if type(topic) is int else repr(topic))
+            base = topic & 0x0FFFFFFF if type(topic) is int else -1
+            if type(topic) is not int or not 0 < topic <= 0xFFFFFFFF or not (
+                0 < base < zx.ZIRCON_INFO_TOPIC_LIMIT
+                or zx.MICROSIM_INFO_TOPIC_FIRST <= base <= zx.MICROSIM_INFO_TOPIC_LAST
+            ):
                 raise PluginError(
-                    f"plugin {plugin!r}: info topic {topic:#x} already registered by "
-                    f"{self.info_topics[topic].plugin!r}"
+                    f"plugin {plugin!r}: info topic {label} is neither in Zircon's range (below "
+                    f"{zx.ZIRCON_INFO_TOPIC_LIMIT:#x}) nor in the plugin range "
+                    f"{zx.MICROSIM_INFO_TOPIC_FIRST:#x}..{zx.MICROSIM_INFO_TOPIC_LAST:#x} "
+                    f"(zx.MICROSIM_INFO_TOPIC_FIRST..LAST, optionally | version << 28)"
+                )
+            if not callable(handler):
+                raise PluginError(f"plugin {plugin!r}: info topic {label}: the handler is not callable")
+            self._check_target(plugin, f"info topic {label}", cls, rights)
+            if topic in self.info_topics:
+                other = self.info_topics[topic].plugin
+                raise PluginError(
+                    f"plugin {plugin!r}: info topic {label} ({topic:#x}) is already registered "
+                    f"by plugin {other!r}"
                 )
             self.info_topics[topic] = InfoTopic(topic, name or hex(topic), handler, cls, rights, plugin)
             self.plugins[plugin].info_topics.append(name or hex(topic))
@@ -204,10 +271,36 @@ class Kernel:
             name: str = "",
             get: Callable[..., Any] | None = None,
             set: Callable[..., Any] | None = None,
+            cls: type[KernelObject] | None = None,
+            rights: int = 0,
+            set_rights: int = 0,
         ) -> None:
+            label = name or str(prop_id)
+            if type(prop_id) is not int or prop_id == zx.ZX_PROP_NAME or not (
+                0 < prop_id < zx.ZIRCON_PROP_LIMIT
+                or zx.MICROSIM_PROP_FIRST <= prop_id <= zx.MICROSIM_PROP_LAST
+            ):
+                raise PluginError(
+                    f"plugin {plugin!r}: property {label} ({prop_id!r}) is neither in Zircon's "
+                    f"range (below {zx.ZIRCON_PROP_LIMIT:#x}, not ZX_PROP_NAME) nor in the plugin "
+                    f"range {zx.MICROSIM_PROP_FIRST:#x}..{zx.MICROSIM_PROP_LAST:#x} "
+                    f"(zx.MICROSIM_PROP_FIRST..LAST)"
+                )
+            if get is None and set is None:
+                raise PluginError(f"plugin {plugin!r}: property {label}: give get=, set= or both")
+            if not all(f is None or callable(f) for f in (get, set)):
+                raise PluginError(f"plugin {plugin!r}: property {label}: get/set must be callable")
+            self._check_target(plugin, f"property {label}", cls, rights)
+            self._check_target(plugin, f"property {label}", None, set_rights)
             if prop_id in self.properties:
-                raise PluginError(f"plugin {plugin!r}: property {prop_id} already registered")
-            self.properties[prop_id] = PropertySpec(prop_id, name or str(prop_id), get, set, plugin)
+                other = self.properties[prop_id].plugin
+                raise PluginError(
+                    f"plugin {plugin!r}: property {label} ({prop_id}) is already registered "
+                    f"by plugin {other!r}"
+                )
+            self.properties[prop_id] = PropertySpec(
+                prop_id, name or str(prop_id), get, set, plugin, cls, rights, set_rights
+            )
             self.plugins[plugin].properties.append(name or str(prop_id))
 
         return register

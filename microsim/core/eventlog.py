@@ -114,8 +114,10 @@ class EventLog:
         )
         self._logger = structlog.get_logger("microsim.trace")
 
-    def add_kind(self, kind: str, fields: Iterable[str]) -> None:
-        """Declare an event kind (plugins: "plugin.what") and its own fields."""
+    def add_kind(self, kind: str, fields: Iterable[str], objects: Iterable[str] = ()) -> None:
+        """Declare an event kind (plugins: "plugin.what") and its own fields; `objects`
+        names the fields whose values are koids (the kernel keeps them in
+        `kernel.event_kinds`)."""
         self.schemas[kind] = COMMON_FIELDS + tuple(fields)
 
     def flush(self) -> None:

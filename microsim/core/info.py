@@ -37,3 +37,9 @@ class PropertySpec:
     get: Callable[..., Any] | None
     set: Callable[..., Any] | None
     plugin: str
+    # Checked by the kernel before get/set run, like an info topic's: the object's class
+    # (ZX_ERR_WRONG_TYPE), rights beyond ZX_RIGHT_GET/SET_PROPERTY (ZX_ERR_ACCESS_DENIED)
+    # for both, and more rights for set only.
+    cls: type[KernelObject] | None = None
+    rights: int = 0
+    set_rights: int = 0

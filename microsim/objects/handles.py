@@ -7,6 +7,7 @@ from typing import Any
 from microsim import zx
 from microsim.blocking import deadline_after, sleep_until, wait_signals, wait_signals_many
 from microsim.core.handle import Handle
+from microsim.core.info import PropertySpec
 from microsim.core.syscall import arg_bytes, arg_i64, arg_u32
 from microsim.errors import ZxError
 from microsim.objects.process import Process
@@ -121,6 +122,14 @@ def info_handle_count(p: Process, h: Handle, buffer_size: int | None) -> Any:
 
 
 # --------------------------------------------------------------------------- properties
+def _check_property(spec: PropertySpec, h: Handle, rights: int) -> None:
+    """A registered property's class (WRONG_TYPE), then its rights (ACCESS_DENIED)."""
+    if spec.cls is not None and not isinstance(h.obj, spec.cls):
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    if h.rights & rights != rights:
+        raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
+
+
 def sys_object_get_property(p: Process, handle: int, property: int, value_size: int | None = None) -> Any:
     """zx_object_get_property: ZX_PROP_NAME gives the name (bytes); plugins add more."""
     h = p.lookup(handle, None, zx.ZX_RIGHT_GET_PROPERTY)
@@ -134,6 +143,7 @@ def sys_object_get_property(p: Process, handle: int, property: int, value_size: 
     spec = p.kernel.properties.get(prop)
     if spec is None or spec.get is None:
         raise ZxError(_INVALID_ARGS, f"unknown property {prop}")
+    _check_property(spec, h, spec.rights)
     return spec.get(p, h, value_size)
 
 
@@ -149,6 +159,7 @@ def sys_object_set_property(p: Process, handle: int, property: int, value: Any) 
     spec = p.kernel.properties.get(prop)
     if spec is None or spec.set is None:
         raise ZxError(_INVALID_ARGS, f"unknown property {prop}")
+    _check_property(spec, h, spec.rights | spec.set_rights)
     spec.set(p, h, value)
     return None
 
