@@ -49,6 +49,14 @@ def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:
     return found
 
 
+def builtin_plugins() -> list[str]:
+    """Names of the plugins microsim's own distribution installs (sorted), whatever
+    third-party plugins are installed beside them; microsim's docs and doc tests cover
+    these only."""
+    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return sorted(ep.name for ep in eps if ep.dist is not None and ep.dist.name == "microsim")
+
+
 def _load_entry_point(ep: importlib.metadata.EntryPoint) -> Any:
     try:
         return ep.load()
