@@ -1,8 +1,19 @@
 """pytest fixtures for microsim (registered through the `pytest11` entry point).
 
+- `kernel_args`: the keyword arguments of the `kernel` fixture's kernel (default: none,
+  so every installed plugin). Override it to choose plugins or options:
+
+      @pytest.fixture
+      def kernel_args():
+          return {"plugins": ["semaphore"]}
+
 - `make_kernel(**kwargs)`: build kernels (closed at teardown); defaults: seed 0, every
   installed plugin, in-memory trace capture, invariant checks after every syscall.
-- `kernel`: one such kernel; `proc`: a process in it; `trace`: a `TraceCapture` of it.
+- `kernel`: `make_kernel(**kernel_args)`; `proc`: a process in `kernel`;
+- `trace`: a `TraceCapture` of the kernel the test works on: `proc.kernel` when the test
+  uses `proc`, else `kernel`. So overriding `kernel` (proc and trace follow it) or
+  `proc` (trace follows it) never leaves `trace` watching another kernel; a kernel built
+  without `capture=True` is an error, not an empty trace.
 """
 
 from __future__ import annotations
@@ -36,9 +47,15 @@ def make_kernel() -> Iterator[Callable[..., Kernel]]:
 
 
 @pytest.fixture
-def kernel(make_kernel: Callable[..., Kernel]) -> Kernel:
-    """A kernel with every installed plugin, trace capture and invariant checks."""
-    return make_kernel()
+def kernel_args() -> dict[str, Any]:
+    """Keyword arguments for the `kernel` fixture (override to choose plugins...)."""
+    return {}
+
+
+@pytest.fixture
+def kernel(make_kernel: Callable[..., Kernel], kernel_args: dict[str, Any]) -> Kernel:
+    """A kernel with trace capture and invariant checks, built from `kernel_args`."""
+    return make_kernel(**kernel_args)
 
 
 @pytest.fixture
@@ -48,6 +65,18 @@ def proc(kernel: Kernel) -> Process:
 
 
 @pytest.fixture
-def trace(kernel: Kernel) -> TraceCapture:
-    """The captured trace of `kernel`."""
-    return TraceCapture(kernel)
+def trace(request: pytest.FixtureRequest) -> TraceCapture:
+    """The captured trace of the test's kernel: `proc.kernel` if the test uses `proc`
+    (even an overridden one), else `kernel`."""
+    if "proc" in request.fixturenames:
+        k: Kernel = request.getfixturevalue("proc").kernel
+        source = "proc.kernel"
+    else:
+        k = request.getfixturevalue("kernel")
+        source = "kernel"
+    if k.trace is None or k.trace.records is None:
+        pytest.fail(
+            f"the `trace` fixture needs {source} built with capture=True "
+            "(make_kernel() does that by default)", pytrace=False,
+        )
+    return TraceCapture(k)

@@ -227,11 +227,10 @@ def sys_iob_create_shared_region(p: Process, options: int, size: int) -> int:
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("handle")
+        k.mem.alloc("object")  # the region, before its memory is committed
     vmo = Vmo.create(k, size, 0)
     vmo.commit(0, size)
     vmo.has_stream_size = False
-    if k.mem.armed:
-        k.mem.alloc("object")
     shared = IobSharedRegion(k, vmo)
     vmo.retain()
     vmo.pin()
