@@ -66,3 +66,17 @@ def test_microsims_doc_tests_pass_with_it_installed(installed: dict[str, str]) -
                         str(root / "test_trace_tools.py") + "::test_every_event_kind_is_documented"],
                        capture_output=True, text=True, env=installed, cwd=str(root.parent))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_guide_quotes_the_example_verbatim() -> None:
+    # Every line of docs/plugins.md's code about the semaphore is in the example's sources,
+    # so the guide cannot drift from code that is installed and tested above.
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    sources = {line.strip() for f in sorted(EXAMPLE.rglob("*.py")) if "build" not in f.parts
+               for line in f.read_text().splitlines()}
+    blocks = [b.split("\n```", 1)[0] for b in doc.split("```python\n")[1:]]
+    quoted = [b for b in blocks if "semaphore" in b.lower()]
+    assert len(quoted) >= 8
+    for block in quoted:
+        for line in block.splitlines():
+            assert not line.strip() or line.strip() in sources, line
