@@ -216,3 +216,31 @@ def test_wait_many_with_no_items_sleeps_until_the_deadline(k: Kernel) -> None:
     with pytest.raises(ZxError) as err:
         p.zx.object_wait_many([], deadline)
     assert err.value.status == zx.ZX_ERR_TIMED_OUT and k.now >= deadline
+
+
+def test_wait_many_cancel_reports_every_item(k: Kernel) -> None:
+    p = k.create_process("p")
+    a, b = p.zx.gate_create(), p.zx.gate_create()
+    p.zx.object_signal(b, 0, zx.ZX_USER_SIGNAL_2)
+    out: list[Any] = []
+
+    def waiter() -> None:
+        try:
+            p.zx.object_wait_many([(a, zx.ZX_USER_SIGNAL_0), (b, zx.ZX_USER_SIGNAL_0)], zx.ZX_TIME_INFINITE)
+        except ZxError as exc:
+            out.append((exc.status, exc.pending))
+
+    gate_b = p.handles[b].obj
+    observers: list[Any] = []
+
+    def closer() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(1_000_000))
+        observers.append(len(gate_b.observers or ()))
+        p.zx.handle_close(a)
+        observers.append(len(gate_b.observers or ()))
+
+    k.create_thread(p, waiter)
+    k.create_thread(p, closer)
+    k.run()
+    assert out == [(zx.ZX_ERR_CANCELED, [zx.ZX_SIGNAL_HANDLE_CLOSED, zx.ZX_USER_SIGNAL_2])]
+    assert observers == [1, 0]  # the other item's observer went with the wait
