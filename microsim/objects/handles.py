@@ -86,6 +86,11 @@ def sys_handle_close_many(p: Process, handles: list[int]) -> None:
 
 
 # --------------------------------------------------------------------------- info
+def _fixed(cls: Any, buffer_size: int | None) -> None:
+    """The old private name of `zx.Struct.check_buffer` (kept for code not yet moved)."""
+    cls.check_buffer(buffer_size)
+
+
 def sys_object_get_info(p: Process, handle: int, topic: int, buffer_size: int | None = None) -> Any:
     """zx_object_get_info: one record, or an `InfoList` for array topics.
 
