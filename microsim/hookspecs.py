@@ -91,16 +91,16 @@ def register_info_topics(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_properties(register: Callable[..., None]) -> None:
-    """Register object properties: `register(prop_id, name=..., get=fn, set=fn, cls=None, rights=0, set_rights=0)`.
+    """Register object properties: `register(prop_id, name=..., get=fn, set=fn, cls=None, rights=0, set_rights=0, size=0)`.
 
     The same shape as an info topic: `get(process, handle, value_size)` returns the
     value, `set(process, handle, value)` stores it; `handle` is the `Handle`. Before
     either runs the kernel checks, in Zircon's order: the handle and
     ZX_RIGHT_GET_PROPERTY / SET_PROPERTY (BAD_HANDLE, ACCESS_DENIED), an unknown property
-    (INVALID_ARGS), `cls` (WRONG_TYPE), then `rights` (and for set `set_rights` too;
-    ACCESS_DENIED). `prop_id` is Zircon's ZX_PROP_* value or one of
-    `zx.MICROSIM_PROP_FIRST..LAST`. ZX_PROP_NAME is the core's (objects override
-    `get_name`/`set_name`).
+    (INVALID_ARGS), for get a `value_size` below `size` bytes (BUFFER_TOO_SMALL), `cls`
+    (WRONG_TYPE), then `rights` (and for set `set_rights` too; ACCESS_DENIED). `prop_id`
+    is Zircon's ZX_PROP_* value or one of `zx.MICROSIM_PROP_FIRST..LAST`. ZX_PROP_NAME
+    is the core's (objects override `get_name`/`set_name`).
     """
 
 

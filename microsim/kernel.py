@@ -274,6 +274,7 @@ class Kernel:
             cls: type[KernelObject] | None = None,
             rights: int = 0,
             set_rights: int = 0,
+            size: int = 0,
         ) -> None:
             label = name or str(prop_id)
             if type(prop_id) is not int or prop_id == zx.ZX_PROP_NAME or not (
@@ -292,6 +293,8 @@ class Kernel:
                 raise PluginError(f"plugin {plugin!r}: property {label}: get/set must be callable")
             self._check_target(plugin, f"property {label}", cls, rights)
             self._check_target(plugin, f"property {label}", None, set_rights)
+            if type(size) is not int or size < 0:
+                raise PluginError(f"plugin {plugin!r}: property {label}: size must be an int >= 0")
             if prop_id in self.properties:
                 other = self.properties[prop_id].plugin
                 raise PluginError(
@@ -299,7 +302,7 @@ class Kernel:
                     f"by plugin {other!r}"
                 )
             self.properties[prop_id] = PropertySpec(
-                prop_id, name or str(prop_id), get, set, plugin, cls, rights, set_rights
+                prop_id, name or str(prop_id), get, set, plugin, cls, rights, set_rights, size
             )
             self.plugins[plugin].properties.append(name or str(prop_id))
 

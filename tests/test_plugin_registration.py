@@ -192,3 +192,15 @@ def test_syscall_clash_names_both_plugins() -> None:
     b = plugin("b", register_syscalls=lambda r: r("zx_thing_x", lambda p: None))
     with pytest.raises(PluginError, match=r"plugin 'b'.*already registered by 'a'"):
         Kernel(plugins=[a, b])
+
+
+def test_property_size_is_checked_before_the_type_as_zircon_does() -> None:
+    pl = plugin("sized", register_properties=lambda r: r(0x1000, get=lambda p, h, n: 5, cls=Thing, size=8))
+    with Kernel(plugins=[pl]) as k:
+        p = k.create_process("p")
+        assert _status(p.zx.object_get_property, p.self_handle, 0x1000, 4) == zx.ZX_ERR_BUFFER_TOO_SMALL
+        assert _status(p.zx.object_get_property, p.self_handle, 0x1000, 8) == zx.ZX_ERR_WRONG_TYPE
+        assert _status(p.zx.object_get_property, p.self_handle, 0x1000) == zx.ZX_ERR_WRONG_TYPE
+    bad = plugin("bad", register_properties=lambda r: r(0x1000, get=lambda *a: 0, size=-1))
+    with pytest.raises(PluginError, match="size must be"):
+        Kernel(plugins=[bad])

@@ -43,3 +43,6 @@ class PropertySpec:
     cls: type[KernelObject] | None = None
     rights: int = 0
     set_rights: int = 0
+    # The value's size in bytes: a get with a smaller `value_size` is ZX_ERR_BUFFER_TOO_SMALL,
+    # checked before the class, in Zircon's order (0: the getter checks it itself).
+    size: int = 0

@@ -148,6 +148,8 @@ def sys_object_get_property(p: Process, handle: int, property: int, value_size: 
     spec = p.kernel.properties.get(prop)
     if spec is None or spec.get is None:
         raise ZxError(_INVALID_ARGS, f"unknown property {prop}")
+    if value_size is not None and value_size < spec.size:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
     _check_property(spec, h, spec.rights)
     return spec.get(p, h, value_size)
 

@@ -101,7 +101,7 @@ def register_info_topics(register: Callable[..., None]) -> None:
 @hookimpl
 def register_properties(register: Callable[..., None]) -> None:
     register(zx.ZX_PROP_VMO_CONTENT_SIZE, name="ZX_PROP_VMO_CONTENT_SIZE",
-             get=prop_content_size_get, set=prop_content_size_set, cls=Vmo, set_rights=zx.ZX_RIGHT_WRITE)
+             get=prop_content_size_get, set=prop_content_size_set, cls=Vmo, set_rights=zx.ZX_RIGHT_WRITE, size=8)
 
 
 @hookimpl

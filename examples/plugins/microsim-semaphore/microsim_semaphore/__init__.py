@@ -128,8 +128,7 @@ def info_semaphore(p: Process, h: Handle, buffer_size: int | None) -> semaphore_
 
 
 def get_maximum(p: Process, h: Handle, value_size: int | None) -> int:
-    """SEMAPHORE_PROP_MAX get: a uint64."""
-    zx.check_buffer(8, value_size)
+    """SEMAPHORE_PROP_MAX get: a uint64 (the kernel checked the type and the size)."""
     return h.obj.maximum  # type: ignore[no-any-return]
 
 
@@ -163,7 +162,7 @@ def register_info_topics(register: Callable[..., None]) -> None:
 @hookimpl
 def register_properties(register: Callable[..., None]) -> None:
     register(SEMAPHORE_PROP_MAX, name="SEMAPHORE_PROP_MAX", get=get_maximum, set=set_maximum,
-             cls=Semaphore, set_rights=zx.ZX_RIGHT_WRITE)
+             cls=Semaphore, set_rights=zx.ZX_RIGHT_WRITE, size=8)
 
 
 @hookimpl
