@@ -20,7 +20,7 @@ import contextlib
 import heapq
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import greenlet
 
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from microsim.core.handle import Handle
     from microsim.kernel import Kernel
     from microsim.objects.thread import Thread
+
+
+class SchedulingStrategy(Protocol):
+    """What `Scheduler.set_strategy` accepts (see `RandomStrategy`)."""
+
+    def preempt(self, current: Thread, runnable: list[Thread]) -> bool:
+        """At a syscall entry of `current`: switch away from it?"""
+
+    def pick(self, runnable: list[Thread]) -> int:
+        """The index in `runnable` (two or more threads) of the thread to run next."""
 
 
 class RandomStrategy:
@@ -132,8 +142,9 @@ class Scheduler:
 
     def __init__(self, kernel: Kernel, seed: int) -> None:
         self.kernel = kernel
-        self.strategy: RandomStrategy = RandomStrategy(seed)
-        self.rng = self.strategy.rng
+        default = RandomStrategy(seed)
+        self.strategy: SchedulingStrategy = default
+        self.rng = default.rng
         self._should_preempt = self.strategy.preempt
         self._pick = self.strategy.pick
         self.current: Thread | None = None
@@ -145,7 +156,7 @@ class Scheduler:
         self.running = False
         self.switches = 0
 
-    def set_strategy(self, strategy: RandomStrategy) -> None:
+    def set_strategy(self, strategy: SchedulingStrategy) -> None:
         """Route every scheduling decision through `strategy` (same methods as
         `RandomStrategy`: `preempt(current, runnable)` and `pick(runnable)`)."""
         self.strategy = strategy
