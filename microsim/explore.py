@@ -36,6 +36,7 @@ gets no reduction. Dead threads are never chosen, and a single runnable thread i
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import multiprocessing
 import random
@@ -46,11 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-try:  # the optional `cluster` extra
-    import distributed
-except ImportError:  # pragma: no cover - exercised when Dask is not installed
-    distributed = None  # type: ignore[assignment]
 
 from microsim.core.object import KernelObject
 from microsim.core.sched import _WaitObserver
@@ -632,14 +628,16 @@ class DaskRunner(Runner):
     """
 
     def __init__(self, address: Any, batch_size: int = 200) -> None:
-        if distributed is None:
-            raise ImportError("--cluster needs Dask: pip install 'microsim[cluster]'")
+        try:  # the optional `cluster` extra, imported only when used (it is slow to import)
+            self.distributed = importlib.import_module("distributed")
+        except ImportError:
+            raise ImportError("--cluster needs Dask: pip install 'microsim[cluster]'") from None
         self.address = address
         self.batch_size = batch_size
 
     def run(self, work: Iterator[Batch]) -> Iterator[BatchResult]:
         """Results in completion order; leaving early cancels what is left."""
-        assert distributed is not None
+        distributed = self.distributed
         own = not isinstance(self.address, distributed.Client)
         client = distributed.Client(self.address) if own else self.address
         futures = client.map(run_batch, list(work), pure=False)
@@ -811,6 +809,7 @@ def shortest_of(program: Program, failed: Sequence[RunResult], *, args: Sequence
 def trace_path(pattern: str, label: str) -> str:
     """The trace file for one run: `out.jsonl` + "seed7" -> `out.seed7.jsonl`."""
     p = Path(pattern)
+    p.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(p.suffixes) or ".jsonl"
     stem = p.name[: len(p.name) - len("".join(p.suffixes))] if p.suffixes else p.name
     return str(p.with_name(f"{stem}.{label}{suffix}"))

@@ -282,6 +282,9 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
             result.error = f"{type(exc).__name__}: {exc}"
             result.failures.append(format_exception(exc))
         for t in kernel.sched.threads:
+            if isinstance(t.error, (KeyboardInterrupt, BrokenPipeError)):
+                # Ctrl-C landed in a simulated thread, or its output's reader went away.
+                raise t.error
             if t.error is not None:
                 result.ok = False
                 tb = format_exception(t.error)
