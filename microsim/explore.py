@@ -585,8 +585,10 @@ class Report:
                 return f"explored {self.runs:,} schedules (bound {self.bound}, incomplete): no failure"
             return (f"{self.runs:,} schedules explored: {n} failed (with at most {self.bound} "
                     f"preemption{'s' if self.bound != 1 else ''})")
-        what = "seeds" if self.strategy == "random" else f"{self.strategy.upper()} runs"
-        return f"{self.runs:,} {what} run, {n} failed" + (" (interrupted)" if self.interrupted else "")
+        runs = self.runs
+        what = (f"{runs:,} seed{'s' if runs != 1 else ''} run" if self.strategy == "random"
+                else f"{runs:,} {self.strategy.upper()} run{'s' if runs != 1 else ''}")
+        return f"{what}, {n} failed" + (" (interrupted)" if self.interrupted else "")
 
 
 class Runner:

@@ -165,7 +165,7 @@ def test_explore_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "explored all 16 schedules with at most 1 preemption: no failure" in capsys.readouterr().out
     assert cli_main(["run", str(PROGRAMS / "depth1.py"), "--explore", "pct", "--depth", "1",
                      "--runs", "300", "--no-shrink"]) == 1
-    assert "PCT runs run, 1 failed" in capsys.readouterr().out
+    assert "PCT run, 1 failed" in capsys.readouterr().out
 
 
 def test_piped_into_head_ends_quietly(tmp_path: Path) -> None:
