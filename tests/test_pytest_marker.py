@@ -87,5 +87,5 @@ def test_marker_runs_bodies_under_strategies(pytester: pytest.Pytester) -> None:
     assert m is not None
     pct = text[text.index("_ test_pct_with_fixtures _") :]
     assert "worker ran first" in pct and "n is 30" in pct and "PCT run, 1 failed" in pct
-    assert "explored 3 schedules (bound 2, incomplete)" in text
+    assert re.search(r"explored 3 schedules \(bound \d, incomplete\)", text)
     assert "microsim marker takes keywords" in text and "colour" in text
