@@ -41,6 +41,7 @@ import itertools
 import multiprocessing
 import random
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -613,13 +614,18 @@ class PoolRunner(Runner):
 
     def run(self, work: Iterator[Batch]) -> Iterator[BatchResult]:
         """Results in completion order; leaving early terminates the workers."""
-        pool = multiprocessing.get_context("spawn").Pool(self.jobs)
+        pool = multiprocessing.get_context("spawn").Pool(self.jobs, initializer=_worker_init)
         try:
             yield from pool.imap_unordered(run_batch, work)
             pool.close()
         finally:
             pool.terminate()
             pool.join()
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and reports."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskRunner(Runner):
