@@ -36,7 +36,7 @@ arguments after "--" are passed to the program (ctx.args).
 
 exit status: 0 every run passed, 1 a run failed (exception, deadlock or non-zero
 exit code), 2 usage or input error (bad option, program that cannot be loaded),
-130 interrupted (what finished so far is reported).
+130 interrupted (what finished so far is reported), 141 output pipe closed.
 
 traces: with one run, --trace PATH writes that run's trace. With many runs, each
 failing run's trace goes to PATH with a label before the suffix: out.jsonl ->
@@ -49,7 +49,7 @@ examples:
   microsim run examples/race.py --seeds 0..999 --jobs 2
   microsim run examples/race.py --explore pct --runs 500 --depth 2
   microsim run examples/race.py --explore dfs --bound 2
-  microsim run examples/race.py --schedule v1-s3-r0:1026.1027x2   replay a failure
+  microsim run examples/race.py --schedule v1-s0-r0:1026.1028x3.1029x4   replay
   microsim run examples/race.py --seeds 0..1000000 --cluster tcp://scheduler:8786
   microsim run examples/producer_consumer.py -- 100     program arguments after --
 """

@@ -19,8 +19,8 @@ RACE = str(Path(__file__).parent.parent / "examples" / "race.py")
 
 
 def test_random_almost_never_hits_the_depth1_bug_but_pct_does() -> None:
-    random_report = explore.sweep(DEPTH1, range(60))
-    assert random_report.runs == 60 and not random_report.results
+    random_report = explore.sweep(DEPTH1, range(40))
+    assert random_report.runs == 40 and not random_report.results
     pct = explore.explore_pct(DEPTH1, runs=300, depth=1)
     assert pct.results, "PCT found nothing in 300 runs"
     assert pct.runs <= 300 and "the worker finished" in pct.results[0].error
@@ -129,6 +129,6 @@ def test_strategy_object_drives_the_scheduler() -> None:
 
 
 def test_local_worker_processes_match() -> None:
-    remote = explore.sweep(RACE, range(24), runner=explore.PoolRunner(2, batch_size=5))
+    remote = explore.sweep(RACE, range(12), runner=explore.PoolRunner(2, batch_size=3))
     assert [(r.run, r.schedule, r.error) for r in remote.failed] == [
-        (r.run, r.schedule, r.error) for r in explore.sweep(RACE, range(24)).failed]
+        (r.run, r.schedule, r.error) for r in explore.sweep(RACE, range(12)).failed]

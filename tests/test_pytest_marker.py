@@ -57,7 +57,7 @@ def test_pct_with_fixtures(ctx, tmp_path):
     assert state["n"] < 30, "worker ran first"
 
 
-@pytest.mark.microsim(explore="random", runs=20)
+@pytest.mark.microsim(explore="random", runs=5)
 def test_random_passes(ctx):
     v = ctx.zx.vmo_create(4096, 0)
     ctx.zx.handle_close(v)
