@@ -25,6 +25,7 @@ from microsim.trace import summary as trace_summary
 
 SHOW_IN_FULL = 3  # failing runs shown with traceback and output; the rest are counted
 DEFAULT_RUNS = 500
+MAX_TRACES = 1000  # traces written for the failing runs of one sweep
 
 
 class UsageError(MicrosimError):
@@ -298,10 +299,11 @@ def _report(args: argparse.Namespace, report: Report, strategy: str, out: Consol
             for kind, n in kinds.most_common():
                 out.print(f"  {n:6d}  {kind}", markup=False)
     if args.trace and failed:
-        for r in failed:
+        for r in failed[:MAX_TRACES]:
             path = explore.trace_path(args.trace, _label(strategy, r))
             explore.replay(program, r.schedule, args=prog_args, trace=path)
-        out.print(f"traces of the failing runs written to "
+        more = f" (the first {MAX_TRACES:,})" if len(failed) > MAX_TRACES else ""
+        out.print(f"traces of the failing runs{more} written to "
                   f"{explore.trace_path(args.trace, '<seedN|runN>')}", markup=False)
     if failed and not report.interrupted and not args.no_shrink:
         trace = (explore.trace_path(args.trace, "shortest") if args.trace

@@ -112,6 +112,10 @@ def test_reduction_skips_syscalls_on_private_objects(tmp_path: Path) -> None:
     # Without the reduction (the random strategy records every decision) there are many.
     s = explore.run_with(str(prog), explore.RandomStrategy(1), seed=1)
     assert s.steps > 10
+    # Traced and untraced runs see the same steps (traces are written by replaying).
+    plain = explore.run_with(str(prog), explore.DFSStrategy())
+    traced = explore.run_with(str(prog), explore.DFSStrategy(), trace=str(tmp_path / "t.jsonl"))
+    assert plain.schedule == traced.schedule and plain.steps == traced.steps <= 2
 
 
 def test_strategy_object_drives_the_scheduler() -> None:
