@@ -159,6 +159,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--seeds is for the random strategy, not --explore {args.explore}")
     if args.explore == "dfs" and args.cluster is not None:
         raise UsageError("--explore dfs runs locally (each schedule extends the last): drop --cluster")
+    if args.explore == "dfs" and args.jobs != 1:
+        raise UsageError("--explore dfs runs in one process (each schedule extends the last): drop --jobs")
+    if args.max_runs is not None and args.explore != "dfs":
+        raise UsageError("--max-runs goes with --explore dfs (use --runs for random/pct)")
     if args.cluster is not None and args.jobs != 1:
         raise UsageError("--jobs is for local workers; with --cluster the cluster's workers run")
     if args.cluster is not None and args.seeds is None and args.explore is None:
