@@ -308,9 +308,10 @@ class ReplayStrategy(Strategy):
 class PCTStrategy(Strategy):
     """Probabilistic concurrency testing with bug depth `depth` over about `steps` steps.
 
-    Threads get random distinct priorities as they first appear; the highest-priority
+    Threads get random priorities in [0, 1) as they first appear; the highest-priority
     runnable thread runs; at each of `depth - 1` random change points (step numbers in
-    1..steps) the running thread drops below every initial priority.
+    1..steps) the thread about to run drops below every initial priority (to -1, -2 ...,
+    so later change points rank lower still).
     """
 
     def __init__(self, seed: int | str, depth: int, steps: int) -> None:
@@ -337,15 +338,16 @@ class PCTStrategy(Strategy):
         return p
 
     def choose(self, kind: int, options: list[Thread]) -> int:
-        """The highest-priority option, after applying a change point."""
+        """The highest-priority option; at a change point, that thread's priority drops
+        first (below every initial priority) and the choice is made again."""
         self.count += 1
-        for t in options:
-            self._prio(t)
-        if kind == PREEMPT:
-            low = self.change.get(self.count)
-            if low is not None:
-                self.priority[options[0].koid] = low
-        best = max(range(len(options)), key=lambda i: self.priority[options[i].koid])
+        prio = [self._prio(t) for t in options]
+        best = max(range(len(options)), key=prio.__getitem__)
+        low = self.change.get(self.count)
+        if low is not None:
+            self.priority[options[best].koid] = low
+            prio[best] = low
+            best = max(range(len(options)), key=prio.__getitem__)
         return best
 
 

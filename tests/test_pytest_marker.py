@@ -71,13 +71,17 @@ def test_incomplete_dfs_fails(ctx):
 @pytest.mark.microsim(runs=3, colour="red")
 def test_bad_marker(ctx):
     pass
+
+
+def test_ctx_without_marker(ctx):
+    pass
 '''
 
 
 def test_marker_runs_bodies_under_strategies(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_explored=TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=4)
+    result.assert_outcomes(passed=2, failed=4, errors=1)
     text = result.stdout.str()
     two = text[text.index("test_needs_two_preemptions") :]
     assert "failed (with at most 2 preemptions)" in two and "both mid-window" in two
@@ -89,3 +93,4 @@ def test_marker_runs_bodies_under_strategies(pytester: pytest.Pytester) -> None:
     assert "worker ran first" in pct and "n is 30" in pct and "PCT run, 1 failed" in pct
     assert re.search(r"explored 3 schedules \(bound \d, incomplete\)", text)
     assert "microsim marker takes keywords" in text and "colour" in text
+    assert "the ctx fixture is for tests marked @pytest.mark.microsim" in text

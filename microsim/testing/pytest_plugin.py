@@ -76,8 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def ctx() -> None:
+def ctx(request: pytest.FixtureRequest) -> None:
     """The ProgramContext of a test marked `@pytest.mark.microsim(...)` (one per run)."""
+    if request.node.get_closest_marker("microsim") is None:
+        pytest.fail("the ctx fixture is for tests marked @pytest.mark.microsim(...)", pytrace=False)
     return None
 
 
