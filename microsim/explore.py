@@ -31,7 +31,8 @@ the object (and to its peer) is in this process, no kernel object holds it, and 
 outside the caller observes it; processes and threads are never private. Syscalls that
 read or wait on virtual time (clocks, sleeps, waits) and process/thread exits are always
 steps. Threads of one process share Python memory, so a process with two live threads
-gets no reduction. Dead threads are never chosen, and a single runnable thread is no step.
+gets no reduction. Koid and handle-value numbering (kernel-wide counters) is treated as
+unobservable. Dead threads are never chosen, and a single runnable thread is no step.
 """
 
 from __future__ import annotations
