@@ -7,20 +7,23 @@ that raises) print one line and exit non-zero; `--debug` shows the traceback ins
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+import orjson
+
+from microsim import __version__
 from microsim.errors import MicrosimError
+from microsim.kernel import Kernel
+from microsim.runcmd import add_run_command
+from microsim.trace.cli import add_trace_command
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from microsim.kernel import Kernel
-
     with Kernel(plugins=args.plugin or None) as kernel:
         records = list(kernel.plugins.values())
         if args.json:
-            import orjson
-
             out = [
                 {
                     "name": r.name,
@@ -58,14 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="microsim", description="A simulator of a Zircon-like microkernel."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"microsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("plugins", help="list the loaded plugins and what they register")
     p.add_argument("--plugin", action="append", help="load only these plugins (repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
-    from microsim.runner import add_run_command
-    from microsim.trace.cli import add_trace_command
-
     add_run_command(sub)
     add_trace_command(sub)
     return parser
@@ -80,19 +81,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, program_args = argv[:cut], argv[cut + 1 :]
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2), --help or --version (0)
+        return exc.code if isinstance(exc.code, int) else 2
     args.program_args = program_args
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`microsim ... | head`): end quietly, like other tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (MicrosimError, OSError, ValueError) as exc:
         if args.debug:
             raise
         print(f"microsim: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("microsim: interrupted", file=sys.stderr)
         return 130
 
 

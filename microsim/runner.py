@@ -16,25 +16,26 @@ run. The return value of `main` becomes the process's exit code (None: 0).
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import importlib
-import importlib.util
-import multiprocessing
+import io
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
+import greenlet
+
 from microsim import zx
+from microsim.core.sched import SchedulingStrategy
 from microsim.errors import Deadlock, MicrosimError, ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
 from microsim.objects.thread import Thread
-from microsim.trace import summary as trace_summary
 
 Program = str | Path | ModuleType | Callable[..., Any]
 
@@ -61,30 +62,131 @@ class ProgramContext:
         return self.kernel.new_handle(self.process, t, Thread.default_rights)
 
 
+class ProgramLoadError(MicrosimError):
+    """A program could not be loaded: missing file, syntax error, error while importing.
+
+    The message is short and shows the program's own lines, not microsim's frames.
+    """
+
+
+# Frames from these folders are microsim's (or its plugins', or greenlet's), not the program's.
+_INTERNAL_DIRS = (
+    str(Path(__file__).resolve().parent) + os.sep,
+    str(Path(__file__).resolve().parent.parent / "plugins") + os.sep,
+    str(Path(greenlet.__file__).resolve().parent) + os.sep,
+    "<frozen ",
+)
+# Compiled program files by path: (modification time, code), so a sweep of many runs
+# compiles a program once (each run still executes it afresh, with fresh globals).
+_CODE_CACHE: dict[str, tuple[float, CodeType]] = {}
+# Folders of the program files loaded so far, by resolved file name.
+_PROGRAM_FILES: dict[str, Path] = {}
+
+
+def _internal_frame(filename: str) -> bool:
+    return filename.startswith(_INTERNAL_DIRS) or f"{os.sep}microsim_" in filename
+
+
+def format_exception(exc: BaseException) -> str:
+    """`exc` with its traceback trimmed to the program's frames (microsim's are dropped)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _internal_frame(f.filename)]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def _find_program_file(text: str) -> Path | None:
+    """Resolve a program named by path, relative names first against the folder of the
+    program that is spawning it (the nearest program file on the Python call stack)."""
+    path = Path(text)
+    candidates = [path] if path.suffix == ".py" else [path.with_name(path.name + ".py"), path]
+    if not path.is_absolute():
+        frame = sys._getframe(1)
+        while frame is not None:
+            folder = _PROGRAM_FILES.get(frame.f_code.co_filename)
+            if folder is not None:
+                candidates = [folder / c for c in candidates] + candidates
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def _compile_program(path: Path) -> CodeType:
+    key = str(path.resolve())
+    mtime = path.stat().st_mtime
+    cached = _CODE_CACHE.get(key)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    source = path.read_bytes()
+    try:
+        code = compile(source, key, "exec")
+    except SyntaxError as exc:
+        where = f"{path}, line {exc.lineno}" if exc.lineno else str(path)
+        text = (exc.text or "").rstrip("\n")
+        caret = ""
+        if text and exc.offset:
+            stripped = text.lstrip()
+            caret = "\n    " + " " * max(exc.offset - 1 - (len(text) - len(stripped)), 0) + "^"
+            text = stripped
+        body = f"\n    {text}{caret}" if text else ""
+        raise ProgramLoadError(f"{where}: {type(exc).__name__}: {exc.msg}{body}") from None
+    _CODE_CACHE[key] = (mtime, code)
+    _PROGRAM_FILES[key] = path.resolve().parent
+    return code
+
+
 def load_program(program: Program) -> Callable[[ProgramContext], Any]:
-    """The `main` of a program given as a path, module name, module or callable."""
+    """The `main` of a program given as a path, module name, module or callable.
+
+    A file program runs with its folder on the import path (it can import a helper module
+    beside it). A relative path (or a bare name of a file `NAME.py`) is looked up first
+    in the folder of the program that spawns it, then in the current folder. Errors while
+    loading raise `ProgramLoadError` with the program's own lines.
+    """
     if callable(program) and not isinstance(program, ModuleType):
         return program
     if isinstance(program, ModuleType):
         module = program
     else:
         text = str(program)
-        if text.endswith(".py") or os.sep in text:
-            path = Path(text)
-            if not path.is_file():
-                raise FileNotFoundError(f"no program file {text!r}")
+        path = _find_program_file(text)
+        if path is None and (text.endswith(".py") or os.sep in text or "/" in text):
+            raise ProgramLoadError(f"no program file {text!r}")
+        if path is not None:
+            code = _compile_program(path)
+            folder = str(path.resolve().parent)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
             name = f"microsim_program_{path.stem}"
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise MicrosimError(f"cannot load {text!r} as a Python program")
-            module = importlib.util.module_from_spec(spec)
+            module = ModuleType(name)
+            module.__file__ = code.co_filename
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            try:
+                exec(code, module.__dict__)
+            except Exception as exc:
+                raise ProgramLoadError(
+                    f"{path}: error while loading the program:\n{format_exception(exc)}"
+                ) from None
         else:
-            module = importlib.import_module(text)
+            try:
+                module = importlib.import_module(text)
+            except ModuleNotFoundError as exc:
+                if exc.name != text:
+                    raise ProgramLoadError(f"{text}: {format_exception(exc)}") from None
+                raise ProgramLoadError(f"no program file or module {text!r}") from None
+            except SyntaxError as exc:
+                raise ProgramLoadError(
+                    f"{exc.filename}, line {exc.lineno}: SyntaxError: {exc.msg}"
+                ) from None
+            except Exception as exc:
+                raise ProgramLoadError(f"{text}: {format_exception(exc)}") from None
     main = getattr(module, "main", None)
     if not callable(main):
-        raise MicrosimError(f"program {program!r} has no main(ctx) function")
+        raise ProgramLoadError(f"program {str(program)!r} has no main(ctx) function")
     return main
 
 
@@ -117,7 +219,13 @@ def _run_main(main: Callable[[ProgramContext], Any], ctx: ProgramContext) -> Any
 
 @dataclass
 class RunResult:
-    """The outcome of running a program."""
+    """The outcome of running a program once.
+
+    `ok` is False when a thread raised, the run deadlocked, or the root process exited
+    with a non-zero code; `error` is a one-line reason and `failures` the trimmed
+    tracebacks. `output` is what the program printed (when captured). `schedule`,
+    `steps` and `preemptions` are filled in by `microsim.explore`.
+    """
 
     seed: int
     ok: bool
@@ -128,14 +236,34 @@ class RunResult:
     live_objects: int = 0
     leaked_handles: int = 0
     failures: list[str] = field(default_factory=list)
+    exit_code: int = 0
+    output: str = ""
+    schedule: str = ""
+    steps: int = 0
+    preemptions: int = 0
+    run: int = 0
 
 
 def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args: Sequence[str] = (),
-                plugins: Sequence[str] | None = None) -> RunResult:
-    """Run a program to completion under one seed and summarise what happened."""
+                plugins: Sequence[str] | None = None,
+                strategy: Callable[[Kernel], SchedulingStrategy] | None = None,
+                capture: bool = False) -> RunResult:
+    """Run a program to completion under one seed and summarise what happened.
+
+    `strategy`, if given, is called with the new kernel and returns the scheduling
+    strategy for the run (see `microsim.explore`). `capture=True` collects what the
+    program prints into `RunResult.output` instead of letting it through.
+    """
     counts = {"syscalls": 0, "errors": 0}
     result = RunResult(seed=seed, ok=True, trace=trace)
-    with Kernel(seed=seed, trace=trace, plugins=plugins) as kernel:
+    buffer = io.StringIO() if capture else None
+    with contextlib.ExitStack() as stack:
+        if buffer is not None:
+            stack.enter_context(contextlib.redirect_stdout(buffer))
+            stack.enter_context(contextlib.redirect_stderr(buffer))
+        kernel = stack.enter_context(Kernel(seed=seed, trace=trace, plugins=plugins))
+        if strategy is not None:
+            kernel.sched.set_strategy(strategy(kernel))
 
         def count(call: Any) -> None:
             counts["syscalls"] += 1
@@ -149,87 +277,36 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         except Deadlock as exc:
             result.ok = False
             result.error = str(exc)
+        except MicrosimError as exc:  # a kernel panic, a memory fault...
+            result.ok = False
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.failures.append(format_exception(exc))
         for t in kernel.sched.threads:
+            if isinstance(t.error, (KeyboardInterrupt, BrokenPipeError)):
+                # Ctrl-C landed in a simulated thread, or its output's reader went away.
+                raise t.error
             if t.error is not None:
                 result.ok = False
-                tb = "".join(traceback.format_exception(t.error)).rstrip()
+                tb = format_exception(t.error)
                 result.failures.append(f"{t.process.name.decode()}/{t.name.decode()}: {tb}")
+        code = root.exit_code
+        if not code:
+            main_threads = [t for t in kernel.sched.threads if t.process is root and t.name == b"main"]
+            returned = main_threads[0].result if main_threads else None
+            if isinstance(returned, int) and not isinstance(returned, bool):
+                code = returned
+        result.exit_code = code
         if result.failures and not result.error:
             result.error = result.failures[0].splitlines()[-1]
+        if code and result.ok:
+            result.ok = False
+            result.error = f"the program exited with code {code}"
         result.syscalls = counts["syscalls"]
         result.errors = counts["errors"]
         result.leaked_handles = sum(len(p.handles) for p in kernel.processes)
         live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar")]
         result.live_objects = len(live)
         del root
+    if buffer is not None:
+        result.output = buffer.getvalue()
     return result
-
-
-def _parse_seeds(text: str) -> list[int]:
-    if ".." in text:
-        lo, hi = text.split("..", 1)
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
-
-
-def _run_one(job: tuple[str, int, list[str]]) -> RunResult:
-    path, seed, args = job
-    return run_program(path, seed=seed, args=args)
-
-
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} seeds")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    program_args = list(getattr(args, "program_args", []))
-    if args.seeds:
-        seeds = _parse_seeds(args.seeds)
-        jobs = [(args.program, s, program_args) for s in seeds]
-        results: list[RunResult] = []
-        if args.jobs > 1:
-            with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-                for r in pool.imap(_run_one, jobs):
-                    results.append(r)
-                    _progress(len(results), len(jobs))
-        else:
-            for job in jobs:
-                results.append(_run_one(job))
-                _progress(len(results), len(jobs))
-        failed = [r for r in results if not r.ok]
-        print(f"{len(results)} seeds run, {len(failed)} failed")
-        for r in failed:
-            print(f"  seed {r.seed}: {r.error}")
-        if failed:
-            print(f"replay one with: microsim run {args.program} --seed {failed[0].seed}")
-        return 1 if failed else 0
-    trace = args.trace
-    r = run_program(args.program, seed=args.seed, trace=trace, args=program_args)
-    print(f"seed {r.seed}: {'ok' if r.ok else 'FAILED'}")
-    print(f"syscalls {r.syscalls}, errors {r.errors}, objects alive {r.live_objects}, "
-          f"handles leaked at exit {r.leaked_handles}")
-    if trace:
-        print(f"trace written to {trace}")
-        print(trace_summary.render_text(trace_summary.summarize(trace)))
-    for failure in r.failures:
-        print(failure, file=sys.stderr)
-    if r.error and not r.failures:
-        print(r.error, file=sys.stderr)
-    return 0 if r.ok else 1
-
-
-def add_run_command(subparsers: Any) -> None:
-    """Add `microsim run` to the CLI."""
-    p = subparsers.add_parser("run", help="run a simulated userspace program")
-    p.add_argument("program", help="a Python file (or module) defining main(ctx)")
-    p.add_argument("--seed", type=int, default=0, help="scheduling and address seed")
-    p.add_argument("--seeds", help="run under many seeds, e.g. 0..99 or 1,5,9")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for --seeds")
-    p.add_argument("--trace", help="write the JSON-lines trace here")
-    p.set_defaults(func=_cmd_run, args=[])

@@ -110,7 +110,8 @@ def test_race_example_fails_only_under_some_seeds() -> None:
     assert all("lost an increment" in r.error for r in results if not r.ok)
 
 
-def test_cli_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     trace = tmp_path / "demo.jsonl"
     assert cli_main(["run", str(EXAMPLES / "demo.py"), "--trace", str(trace)]) == 0
     out = capsys.readouterr().out
@@ -120,7 +121,7 @@ def test_cli_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "received 7 messages" in capsys.readouterr().out
     assert cli_main(["run", str(EXAMPLES / "race.py"), "--seeds", "0..9"]) == 1
     out = capsys.readouterr().out
-    assert "10 seeds run" in out and "replay one with: microsim run" in out
+    assert "10 seeds run" in out and "replay: microsim run" in out and "--schedule v1-s" in out
 
 
 def test_cli_run_failures_are_one_line(tmp_path: Path) -> None:
@@ -130,4 +131,4 @@ def test_cli_run_failures_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1 and "ValueError: boom" in r.stderr
     r = subprocess.run([sys.executable, "-m", "microsim", "run", str(tmp_path / "missing.py")],
                        capture_output=True, text=True)
-    assert r.returncode == 1 and "Traceback" not in r.stderr and "missing.py" in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "missing.py" in r.stderr

@@ -20,7 +20,7 @@ import contextlib
 import heapq
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import greenlet
 
@@ -30,6 +30,41 @@ from microsim.errors import Deadlock, ZxError
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
     from microsim.objects.thread import Thread
+
+
+class SchedulingStrategy(Protocol):
+    """What `Scheduler.set_strategy` accepts (see `RandomStrategy`)."""
+
+    def preempt(self, current: Thread, runnable: list[Thread]) -> bool:
+        """At a syscall entry of `current`: switch away from it?"""
+
+    def pick(self, runnable: list[Thread]) -> int:
+        """The index in `runnable` (two or more threads) of the thread to run next."""
+
+
+class RandomStrategy:
+    """The default scheduling strategy: seeded random choices.
+
+    A strategy makes every scheduling decision (see `Scheduler.set_strategy`):
+    `preempt(current, runnable)` at a syscall entry while other threads are runnable
+    (True: switch away; the next `pick` then chooses among `runnable`, which now ends with
+    `current`), and `pick(runnable)` when the loop must choose among two or more runnable
+    threads (returns an index into `runnable`). Exploration strategies live in
+    `microsim.explore`.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"sched:{seed}")
+        self._random = self.rng.random
+
+    def preempt(self, current: Thread, runnable: list[Thread]) -> bool:
+        """Switch away from `current` with probability n/(n+1) for n runnable threads."""
+        # rng.random() is several times cheaper than randrange() and just as seeded.
+        return int(self._random() * (len(runnable) + 1)) != 0
+
+    def pick(self, runnable: list[Thread]) -> int:
+        """A uniformly random index into `runnable`."""
+        return int(self._random() * len(runnable))
 
 
 class ThreadExit(BaseException):
@@ -84,8 +119,11 @@ class Scheduler:
 
     def __init__(self, kernel: Kernel, seed: int) -> None:
         self.kernel = kernel
-        self.rng = random.Random(f"sched:{seed}")
-        self._random = self.rng.random
+        default = RandomStrategy(seed)
+        self.strategy: SchedulingStrategy = default
+        self.rng = default.rng
+        self._should_preempt = self.strategy.preempt
+        self._pick = self.strategy.pick
         self.current: Thread | None = None
         self.runnable: list[Thread] = []
         self.threads: list[Thread] = []
@@ -94,6 +132,13 @@ class Scheduler:
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
+
+    def set_strategy(self, strategy: SchedulingStrategy) -> None:
+        """Route every scheduling decision through `strategy` (same methods as
+        `RandomStrategy`: `preempt(current, runnable)` and `pick(runnable)`)."""
+        self.strategy = strategy
+        self._should_preempt = strategy.preempt
+        self._pick = strategy.pick
 
     # ------------------------------------------------------------------ threads
     def add_thread(self, thread: Thread) -> None:
@@ -118,8 +163,7 @@ class Scheduler:
         t = self.current
         if t is None or not self.runnable or self.main is None:
             return
-        # rng.random() is several times cheaper than randrange() and just as seeded.
-        if int(self._random() * (len(self.runnable) + 1)) == 0:
+        if not self._should_preempt(t, self.runnable):
             return  # the current thread keeps running
         t.state = "runnable"
         self.runnable.append(t)
@@ -205,7 +249,7 @@ class Scheduler:
                 runnable = self.runnable
                 if runnable:
                     n = len(runnable)
-                    t = runnable.pop(int(self._random() * n) if n > 1 else 0)
+                    t = runnable.pop(self._pick(runnable) if n > 1 else 0)
                     if t.state == "dead":
                         continue
                     self.current = t

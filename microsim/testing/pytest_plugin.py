@@ -14,6 +14,8 @@
   uses `proc`, else `kernel`. So overriding `kernel` (proc and trace follow it) or
   `proc` (trace follows it) never leaves `trace` watching another kernel; a kernel built
   without `capture=True` is an error, not an empty trace.
+- `@pytest.mark.microsim(explore="pct", runs=500)`: run a test body taking `ctx` as a
+  program under an exploration strategy (see the end of this module).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from microsim import explore
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
+from microsim.runner import ProgramContext
 from microsim.testing.capture import TraceCapture
 
 
@@ -80,3 +84,75 @@ def trace(request: pytest.FixtureRequest) -> TraceCapture:
             "(make_kernel() does that by default)", pytrace=False,
         )
     return TraceCapture(k)
+
+
+# ---------------------------------------------------------------------------- exploration
+# `@pytest.mark.microsim(explore="pct", runs=500, depth=2)` runs the test body as a
+# program's main under an exploration strategy (microsim.explore): the test takes `ctx`
+# (a ProgramContext) and may take other fixtures. Options: explore ("random", "pct",
+# "dfs"), runs, depth (PCT), bound and max_runs (DFS), seed. A failing run fails the test
+# with its replay schedule and the trace of the shortest failing run found by shrinking.
+_MARKER_OPTIONS = {"explore", "runs", "depth", "bound", "seed", "max_runs"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `microsim` marker."""
+    config.addinivalue_line(
+        "markers",
+        "microsim(explore='pct', runs=500, depth=2, bound=2, seed=0): run the test body "
+        "(taking `ctx`) as a program under an exploration strategy",
+    )
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest) -> None:
+    """The ProgramContext of a test marked `@pytest.mark.microsim(...)` (one per run)."""
+    if request.node.get_closest_marker("microsim") is None:
+        pytest.fail("the ctx fixture is for tests marked @pytest.mark.microsim(...)", pytrace=False)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a `microsim`-marked test under its strategy instead of calling it once."""
+    marker = pyfuncitem.get_closest_marker("microsim")
+    if marker is None:
+        return None
+    unknown = set(marker.kwargs) - _MARKER_OPTIONS
+    if marker.args or unknown:
+        pytest.fail(
+            f"{pyfuncitem.nodeid}: microsim marker takes keywords {sorted(_MARKER_OPTIONS)}; "
+            f"got {sorted(unknown) or list(marker.args)}", pytrace=False
+        )
+    opts = dict(marker.kwargs)
+    test = pyfuncitem.obj
+    names = pyfuncitem._fixtureinfo.argnames
+    fixtures = {n: pyfuncitem.funcargs[n] for n in names if n != "ctx"}
+
+    def program(ctx: ProgramContext) -> Any:
+        return test(ctx=ctx, **fixtures) if "ctx" in names else test(**fixtures)
+
+    program.__module__ = pyfuncitem.name
+    report = explore.explore(
+        program, opts.get("explore", "pct"), runs=opts.get("runs", 500),
+        depth=opts.get("depth", 2), bound=opts.get("bound", 2), seed=opts.get("seed", 0),
+        max_runs=opts.get("max_runs"), max_failures=1, shrink_failures=False,
+    )
+    if not report.results:
+        if report.strategy == "dfs" and not report.complete:
+            pytest.fail(f"{report.headline()} (raise max_runs or lower bound)", pytrace=False)
+        return True
+    factory = pyfuncitem.config._tmp_path_factory  # type: ignore[attr-defined]
+    trace = str(factory.mktemp("microsim") / "shortest.jsonl")
+    first = report.failed[0]
+    best = explore.shortest_of(program, report.failed, trace=trace)
+    lines = [
+        report.headline(),
+        "\n".join(first.failures) or first.error,
+        *([f"output:\n{first.output.rstrip()}"] if first.output else []),
+        f"shortest failing schedule ({best.preemptions} preemption{'s' if best.preemptions != 1 else ''}, "
+        f"{best.steps} steps): {best.error}",
+        f"replay schedule: {best.schedule}",
+        f"trace of the shortest failing run: {trace}",
+    ]
+    pytest.fail("\n".join(lines), pytrace=False)
