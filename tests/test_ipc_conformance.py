@@ -1,0 +1,24 @@
+"""The conformance kit run against every IPC and synchronisation object type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from microsim import Kernel
+from microsim.testing.conformance import conformance_suite
+
+PLUGINS = ["event", "eventpair", "counter"]
+
+FACTORIES: dict[str, Any] = {
+    "event": lambda p: p.zx.event_create(0),
+    "eventpair": lambda p: p.zx.eventpair_create(0),
+    "counter": lambda p: p.zx.counter_create(0),
+}
+
+TestIpcConformance = conformance_suite(plugins=PLUGINS, factories=FACTORIES)
+
+
+def test_every_ipc_type_has_a_factory() -> None:
+    with Kernel(plugins=PLUGINS) as k:
+        types = {t for rec in k.plugins.values() if rec.name != "core" for t in rec.object_types}
+    assert types == set(FACTORIES)
