@@ -7,12 +7,14 @@ from typing import Any
 from microsim import Kernel
 from microsim.testing.conformance import conformance_suite
 
-PLUGINS = ["event", "eventpair", "counter"]
+PLUGINS = ["socket", "fifo", "event", "eventpair", "counter"]
 
 FACTORIES: dict[str, Any] = {
     "event": lambda p: p.zx.event_create(0),
     "eventpair": lambda p: p.zx.eventpair_create(0),
     "counter": lambda p: p.zx.counter_create(0),
+    "fifo": lambda p: p.zx.fifo_create(4, 8, 0),
+    "socket": lambda p: p.zx.socket_create(0),
 }
 
 TestIpcConformance = conformance_suite(plugins=PLUGINS, factories=FACTORIES)
