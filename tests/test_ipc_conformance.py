@@ -7,7 +7,7 @@ from typing import Any
 from microsim import Kernel
 from microsim.testing.conformance import conformance_suite
 
-PLUGINS = ["socket", "fifo", "event", "eventpair", "counter"]
+PLUGINS = ["timer", "socket", "fifo", "event", "eventpair", "counter"]
 
 FACTORIES: dict[str, Any] = {
     "event": lambda p: p.zx.event_create(0),
@@ -15,6 +15,7 @@ FACTORIES: dict[str, Any] = {
     "counter": lambda p: p.zx.counter_create(0),
     "fifo": lambda p: p.zx.fifo_create(4, 8, 0),
     "socket": lambda p: p.zx.socket_create(0),
+    "timer": lambda p: p.zx.timer_create(0, 0),
 }
 
 TestIpcConformance = conformance_suite(plugins=PLUGINS, factories=FACTORIES)
