@@ -7,7 +7,7 @@ from typing import Any
 from microsim import Kernel
 from microsim.testing.conformance import conformance_suite
 
-PLUGINS = ["futex", "timer", "socket", "fifo", "event", "eventpair", "counter"]
+PLUGINS = ["system", "futex", "timer", "socket", "fifo", "event", "eventpair", "counter"]
 
 FACTORIES: dict[str, Any] = {
     "event": lambda p: p.zx.event_create(0),
