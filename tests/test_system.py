@@ -38,6 +38,11 @@ def test_cprng_errors() -> None:
         assert len(p.zx.cprng_draw(1 << 20)) == 1 << 20
         for bad in (-1, (1 << 20) + 1, 2**64, "8", None):
             assert status(p.zx.cprng_draw, bad) == zx.ZX_ERR_INVALID_ARGS
+    with Kernel(seed=0, plugins=["system"]) as k:
+        p = k.create_process("rng")
+        assert len(p.zx.cprng_draw(16 << 20)) == 16 << 20
+        for bad in ((16 << 20) + 1, 498439907):
+            assert status(p.zx.cprng_draw, bad) == zx.ZX_ERR_INVALID_ARGS
         p.zx.cprng_add_entropy(bytes(256))
         assert status(p.zx.cprng_add_entropy, bytes(257)) == zx.ZX_ERR_INVALID_ARGS
         assert status(p.zx.cprng_add_entropy, 5) == zx.ZX_ERR_INVALID_ARGS

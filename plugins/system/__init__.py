@@ -1,9 +1,10 @@
 """The system plugin: randomness, ticks, the boot clock and system information.
 
 - `zx_cprng_draw(buffer_size) -> bytes`: `buffer_size` random bytes from a generator
-  seeded by the kernel seed (so a run replays exactly). Like Zircon's vDSO call it takes
-  any length; a size that could not be a buffer of the process (negative, not an int, or
-  more than the simulated memory) is ZX_ERR_INVALID_ARGS.
+  seeded by the kernel seed (so a run replays exactly). Zircon's vDSO call takes any
+  length (looping over 256-byte kernel draws); microsim returns the bytes, so it bounds
+  one call to CPRNG_DRAW_MAX (16 MiB) and the simulated memory size; a negative, non-int
+  or larger size is ZX_ERR_INVALID_ARGS (where Zircon would fault on the bad buffer).
 - `zx_cprng_add_entropy(data)`: mixes `data` into the generator (deterministically);
   more than ZX_CPRNG_ADD_ENTROPY_MAX_LEN (256) bytes -> ZX_ERR_INVALID_ARGS.
 - `zx_ticks_get()`, `zx_ticks_per_second()`: virtual time, one tick per nanosecond.
@@ -33,17 +34,19 @@ description = "cprng, ticks, the boot clock and system information"
 TICKS_PER_SECOND = 1_000_000_000
 NUM_CPUS = 1
 UNLIMITED_PHYSMEM = 1 << 40
+# microsim's bound on one zx_cprng_draw (the bytes are returned, so they take host memory).
+CPRNG_DRAW_MAX = 16 << 20
 VERSION = "git-" + hashlib.sha1(b"microsim 0.1.0").hexdigest()
 
 
 def sys_cprng_draw(p: Process, buffer_size: int) -> bytes:
     """zx_cprng_draw: `buffer_size` random bytes (seeded from the kernel seed).
 
-    Limits: any length the process could hold; a size that is not an int, negative, or
-    above the simulated memory size is ZX_ERR_INVALID_ARGS (Zircon traps on a bad buffer).
+    Limits: at most 16 MiB (CPRNG_DRAW_MAX) and the simulated memory size per call; a
+    size that is not an int, negative or larger is ZX_ERR_INVALID_ARGS.
     """
     k = p.kernel
-    limit = k.mem.size if k.mem.size is not None else UNLIMITED_PHYSMEM
+    limit = min(CPRNG_DRAW_MAX, k.mem.size if k.mem.size is not None else CPRNG_DRAW_MAX)
     if type(buffer_size) is not int or not 0 <= buffer_size <= limit:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "not a buffer size")
     if buffer_size == 0:
