@@ -219,8 +219,9 @@ def test_message_memory_is_charged_and_released(make_kernel) -> None:  # type: i
     assert k.mem.bytes_used == 0
 
 
-def test_pending_message_limit_raises_policy_exception(p: Process) -> None:
-    k = p.kernel
+def test_pending_message_limit_raises_policy_exception(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["channel"], capture=False, check_invariants=False)
+    p = k.create_process("flood")
     raised: list[int] = []
     k.policy_exception = lambda proc, code: raised.append(code)  # type: ignore[attr-defined]
     a, b = p.zx.channel_create(0)
@@ -232,8 +233,9 @@ def test_pending_message_limit_raises_policy_exception(p: Process) -> None:
     assert len(p.zx.channel_read(b)[0]) == 1
 
 
-def test_port_user_packet_limit(p: Process) -> None:
-    k = p.kernel
+def test_port_user_packet_limit(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["port", "event"], capture=False, check_invariants=False)
+    p = k.create_process("flood")
     raised: list[int] = []
     k.policy_exception = lambda proc, code: raised.append(code)  # type: ignore[attr-defined]
     port = p.zx.port_create(0)
