@@ -247,7 +247,12 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
 
 
 def sys_channel_write(p: Process, handle: int, options: int, data: bytes, handles: list[int]) -> None:
-    """zx_channel_write: queue `data` and `handles` (moved out of this process)."""
+    """zx_channel_write: queue `data` and `handles` (moved out of this process).
+
+    Limits: at most 65536 bytes and 64 handles (ZX_ERR_OUT_OF_RANGE); each queued message
+    is charged to simulated memory (its bytes plus 64) until read (ZX_ERR_NO_MEMORY when
+    full); more than 3500 unread messages raise the CHANNEL_FULL_WRITE policy exception.
+    """
     _write(p, handle, options, data, handles, etc=False)
 
 

@@ -63,7 +63,11 @@ class Counter(KernelObject):
 
 
 def sys_counter_create(p: Process, options: int) -> int:
-    """zx_counter_create: a counter of value 0. `options != 0` -> ZX_ERR_INVALID_ARGS."""
+    """zx_counter_create: a counter of value 0. `options != 0` -> ZX_ERR_INVALID_ARGS.
+
+    Signals: exactly one of ZX_COUNTER_POSITIVE / ZX_COUNTER_NON_POSITIVE. Limits: the
+    value is an int64; an add that leaves that range is ZX_ERR_OUT_OF_RANGE.
+    """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
     k = p.kernel

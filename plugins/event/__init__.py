@@ -33,7 +33,11 @@ class Event(KernelObject):
 
 
 def sys_event_create(p: Process, options: int) -> int:
-    """zx_event_create: a new event. `options != 0` -> ZX_ERR_INVALID_ARGS."""
+    """zx_event_create: a new event. `options != 0` -> ZX_ERR_INVALID_ARGS.
+
+    Signals: ZX_EVENT_SIGNALED and the user signals (mask 0xFF000008), set with
+    zx_object_signal. Limits: none but simulated memory (one object, one handle).
+    """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
     k = p.kernel

@@ -38,7 +38,12 @@ class EventPair(PeeredObject):
 
 
 def sys_eventpair_create(p: Process, options: int) -> tuple[int, int]:
-    """zx_eventpair_create: two peered events. `options != 0` -> ZX_ERR_NOT_SUPPORTED."""
+    """zx_eventpair_create: two peered events. `options != 0` -> ZX_ERR_NOT_SUPPORTED.
+
+    Signals: ZX_EVENTPAIR_SIGNALED and the user signals on either end (zx_object_signal,
+    zx_object_signal_peer); ZX_EVENTPAIR_PEER_CLOSED when the other end's last handle
+    closes. Limits: none but simulated memory.
+    """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "options must be 0")
     k = p.kernel

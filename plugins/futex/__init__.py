@@ -42,6 +42,7 @@ from microsim.objects.thread import Thread
 description = "futexes: wait queues on aligned int32 words of a process's memory"
 
 _INVALID_ARGS = zx.ZX_ERR_INVALID_ARGS
+_PERM_READ = zx.ZX_VM_PERM_READ
 
 
 class Futex:
@@ -113,7 +114,14 @@ def _value(v: Any) -> int:
 
 
 def _read(p: Process, addr: int) -> int:
-    try:
+    # An aligned word never straddles a page, so it lies in one mapping: look it up once.
+    root = p.root_vmar
+    m = root.find_mapping(addr) if root is not None and not p.exited else None
+    if m is not None and m.perms & _PERM_READ:
+        off = m.offset + (addr - m.base)
+        if off + 4 <= m.obj.mappable_size():
+            return int.from_bytes(m.obj.read_bytes(off, 4), "little", signed=True)
+    try:  # the general path (and its fault report) for everything else
         data = p.read_memory(addr, 4)
     except MemoryFault:
         raise ZxError(_INVALID_ARGS, "futex address is not readable") from None
@@ -144,13 +152,21 @@ def _waiting_on(t: Thread, f: Futex) -> bool:
 
 
 def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_owner: int, deadline: int) -> None:
-    """zx_futex_wait: sleep on `value_ptr` while it holds `current_value` (see the plugin)."""
+    """zx_futex_wait: sleep on `value_ptr` while it holds `current_value`, until woken
+    (OK) or `deadline` (TIMED_OUT).
+
+    Order: NULL or misaligned `value_ptr` -> INVALID_ARGS; owner handle errors are held
+    back; unreadable word -> INVALID_ARGS; value differs -> BAD_STATE; then the owner's
+    error (BAD_HANDLE, WRONG_TYPE, INVALID_ARGS for another process's thread); owner is
+    the caller or already waits here -> INVALID_ARGS. Limits: 4-byte aligned, non-zero
+    addresses of the calling process; int32 values.
+    """
     addr = _addr(value_ptr)
     expected = _value(current_value)
     deadline = arg_i64(deadline)
     owner, owner_error = _owner(p, new_futex_owner)
     if _read(p, addr) != expected:
-        raise ZxError(zx.ZX_ERR_BAD_STATE, "futex value mismatch")
+        raise ZxError(zx.ZX_ERR_BAD_STATE)
     if owner_error:
         raise ZxError(owner_error)
     k = p.kernel

@@ -92,7 +92,12 @@ class Timer(KernelObject):
 
 def sys_timer_create(p: Process, options: int, clock_id: int) -> int:
     """zx_timer_create: a disarmed timer. `clock_id` not ZX_CLOCK_MONOTONIC/BOOT ->
-    INVALID_ARGS; `options` (slack mode) above ZX_TIMER_SLACK_LATE (2) -> INVALID_ARGS."""
+    INVALID_ARGS; `options` (slack mode) above ZX_TIMER_SLACK_LATE (2) -> INVALID_ARGS.
+
+    Limits: deadlines and slack are int64 nanoseconds of virtual time; the firing time is
+    drawn from the seed inside the slack window (CENTER [d-s, d+s], EARLY [d-s, d],
+    LATE [d, d+s]).
+    """
     clock_id = arg_u32(clock_id)
     if clock_id not in (zx.ZX_CLOCK_MONOTONIC, zx.ZX_CLOCK_BOOT):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown clock")
