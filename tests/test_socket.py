@@ -108,7 +108,7 @@ def test_datagram_whole_or_nothing_and_truncation(p: Process) -> None:
 
 def test_errors_in_order(p: Process) -> None:
     a, b = p.zx.socket_create(0)
-    assert status(p.zx.socket_write, a, 0, None) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_write, a, 0, 5) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.socket_write, 0x999, 1, b"x") == zx.ZX_ERR_INVALID_ARGS  # options pre-lookup
     assert status(p.zx.socket_write, 0x999, 0, b"x") == zx.ZX_ERR_BAD_HANDLE
     assert status(p.zx.socket_read, 0x999, 2, 1) == zx.ZX_ERR_INVALID_ARGS
@@ -126,6 +126,19 @@ def test_errors_in_order(p: Process) -> None:
     assert signals(p, a) == W and signals(p, b) == W
     assert status(p.zx.object_signal, a, 0, R) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.object_signal_peer, a, 0, WD) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_explicit_sizes_and_null_buffers(p: Process) -> None:
+    a, b = p.zx.socket_create(0)
+    assert p.zx.socket_write(a, 0, None, 0) == 0  # WriteZeroBytesNullBuffer
+    assert status(p.zx.socket_write, a, 0, None, 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_write, a, 0, b"a", (1 << 32) + 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_write, a, 0, b"abc", 4) == zx.ZX_ERR_INVALID_ARGS  # bad buffer
+    assert status(p.zx.socket_read, b, 0, 1) == zx.ZX_ERR_SHOULD_WAIT  # nothing queued
+    assert p.zx.socket_write(a, 0, b"abcdef", 3) == 3
+    assert p.zx.socket_read(b, 0, 10) == b"abc"
+    p.zx.handle_close(b)
+    assert status(p.zx.socket_write, a, 0, None, 0) == zx.ZX_ERR_PEER_CLOSED
 
 
 def test_peer_closed(p: Process) -> None:
@@ -172,6 +185,17 @@ def test_set_disposition(p: Process) -> None:
     assert signals(p, a) == PC | W
     p.zx.socket_set_disposition(a, 0, DIS)
     assert signals(p, a) == PC | W
+
+
+def test_disposition_of_closed_peer_with_buffered_data(p: Process) -> None:
+    a, b = p.zx.socket_create(0)
+    p.zx.socket_write(b, 0, b"12345")
+    p.zx.socket_set_disposition(a, 0, DIS)
+    assert status(p.zx.socket_set_disposition, a, 0, EN) == zx.ZX_ERR_BAD_STATE
+    p.zx.handle_close(b)
+    assert status(p.zx.socket_set_disposition, a, 0, EN) == zx.ZX_ERR_BAD_STATE
+    assert p.zx.socket_read(a, 0, 10) == b"12345"
+    p.zx.socket_set_disposition(a, 0, EN)
 
 
 def test_thresholds(p: Process) -> None:

@@ -50,6 +50,7 @@ _WRITE_DISABLED = zx.ZX_SOCKET_WRITE_DISABLED
 _READ_THRESHOLD = zx.ZX_SOCKET_READ_THRESHOLD
 _WRITE_THRESHOLD = zx.ZX_SOCKET_WRITE_THRESHOLD
 _U32 = (1 << 32) - 1
+_U64 = (1 << 64) - 1
 _DISABLE = zx.ZX_SOCKET_DISPOSITION_WRITE_DISABLED
 _ENABLE = zx.ZX_SOCKET_DISPOSITION_WRITE_ENABLED
 
@@ -105,6 +106,14 @@ class Socket(PeeredObject):
         return {"used": self.used, "datagram": self.is_datagram}
 
 
+def _source(data: Any, n: int) -> bytes:
+    """The first `n` bytes of the caller's buffer (shorter: a bad buffer, INVALID_ARGS)."""
+    buf = data if type(data) is bytes else arg_bytes(data)
+    if len(buf) < n:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "the buffer is shorter than the size")
+    return buf if len(buf) == n else buf[:n]
+
+
 def sys_socket_create(p: Process, options: int) -> tuple[int, int]:
     """zx_socket_create: two connected ends. Options: ZX_SOCKET_STREAM (0) or
     ZX_SOCKET_DATAGRAM (1); anything else -> ZX_ERR_INVALID_ARGS.
@@ -127,17 +136,24 @@ def sys_socket_create(p: Process, options: int) -> tuple[int, int]:
     return k.new_handle(p, a, rights, reserved=True), k.new_handle(p, b, rights, reserved=True)
 
 
-def sys_socket_write(p: Process, handle: int, options: int, data: bytes) -> int:
-    """zx_socket_write: append `data` to the peer's buffer; the number of bytes written.
+def sys_socket_write(p: Process, handle: int, options: int, data: bytes | None, size: int | None = None) -> int:
+    """zx_socket_write: append `data` (its first `size` bytes; all of it when `size` is
+    None) to the peer's buffer; the number of bytes written.
 
-    Errors in Zircon's order: `data` not a buffer -> INVALID_ARGS; `options != 0` ->
-    INVALID_ARGS; handle lookup (WRITE); PEER_CLOSED; this end write-disabled -> BAD_STATE;
-    (empty data -> OK, 0); more than 2**32-1 bytes -> INVALID_ARGS; peer's buffer full ->
-    SHOULD_WAIT; a datagram larger than 264160 bytes -> OUT_OF_RANGE, one that does not fit
-    -> SHOULD_WAIT (never short); a stream write is short when the buffer fills.
+    Errors in Zircon's order: `size > 0` with no `data` (NULL) -> INVALID_ARGS;
+    `options != 0` -> INVALID_ARGS; handle lookup (WRITE); PEER_CLOSED (even for 0 bytes);
+    this end write-disabled -> BAD_STATE; (`size == 0` -> OK, 0); `size` above 2**32-1 ->
+    INVALID_ARGS; peer's buffer full -> SHOULD_WAIT; a datagram larger than 264160 bytes ->
+    OUT_OF_RANGE, one that does not fit -> SHOULD_WAIT (never short); `data` shorter than
+    `size` (a bad buffer) -> INVALID_ARGS with nothing queued. A stream write is short when
+    the buffer fills.
     """
-    if type(data) is not bytes:
-        data = arg_bytes(data)
+    if size is None:
+        size = 0 if data is None else len(arg_bytes(data))
+    elif type(size) is not int or size < 0 or size > _U64:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size must be a size_t")
+    if size > 0 and data is None:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "NULL buffer")
     if options != 0 or type(options) is not int:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
     own: Socket = p.obj(handle, Socket, zx.ZX_RIGHT_WRITE)
@@ -147,7 +163,6 @@ def sys_socket_write(p: Process, handle: int, options: int, data: bytes) -> int:
     assert isinstance(peer, Socket)
     if own.signals & _WRITE_DISABLED:
         raise ZxError(zx.ZX_ERR_BAD_STATE, "writes are disabled")
-    size = len(data)
     if size == 0:
         return 0
     if size > _U32:
@@ -161,12 +176,14 @@ def sys_socket_write(p: Process, handle: int, options: int, data: bytes) -> int:
         if size + used > SOCKET_MAX:
             raise ZxError(zx.ZX_ERR_SHOULD_WAIT)
         n = size
+        buf = _source(data, n)
         own.kernel.mem.charge_bytes(n, "socket")
-        peer.datagrams.append(data)
+        peer.datagrams.append(buf)
     else:
         n = min(size, SOCKET_MAX - used)
+        buf = _source(data, n)
         own.kernel.mem.charge_bytes(n, "socket")
-        peer.stream += data if n == size else data[:n]
+        peer.stream += buf
     peer.used = used = used + n
     if used == n:
         set_mask = _READABLE
@@ -256,10 +273,12 @@ def sys_socket_set_disposition(p: Process, handle: int, disposition: int, dispos
     own: Socket = p.obj(handle, Socket, zx.ZX_RIGHT_MANAGE_SOCKET)
     if disposition == 0 and disposition_peer == 0:
         return None
-    if disposition_peer == _ENABLE and own.used and own.signals & _PEER_WRITE_DISABLED:
+    # Writes toward an end may not be re-enabled while it holds data it got before its
+    # reads were disabled (also after its peer closed: SetDispositionOfClosedPeerWithBufferedData).
+    if disposition_peer == _ENABLE and own.used and own.read_disabled:
         raise ZxError(zx.ZX_ERR_BAD_STATE)
     peer = own.peer
-    if isinstance(peer, Socket) and disposition == _ENABLE and peer.used and peer.signals & _PEER_WRITE_DISABLED:
+    if isinstance(peer, Socket) and disposition == _ENABLE and peer.used and peer.read_disabled:
         raise ZxError(zx.ZX_ERR_BAD_STATE)
     if disposition == _DISABLE:
         own.update_signals(_WRITABLE, _WRITE_DISABLED)
