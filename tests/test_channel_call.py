@@ -180,6 +180,16 @@ def test_call_errors_in_order(p: Process) -> None:
     assert status(p.zx.channel_read, b) == zx.ZX_ERR_SHOULD_WAIT
 
 
+def test_call_etc_failure_keeps_duplicate_entries(p: Process) -> None:
+    a, _b = p.zx.channel_create(0)
+    keep, gone = p.zx.event_create(0), p.zx.event_create(0)
+    ds = [zx.zx_handle_disposition_t(zx.ZX_HANDLE_OP_DUPLICATE, keep, zx.ZX_OBJ_TYPE_EVENT, zx.ZX_RIGHT_SAME_RIGHTS, 0),
+          zx.zx_handle_disposition_t(zx.ZX_HANDLE_OP_MOVE, gone, zx.ZX_OBJ_TYPE_EVENT, zx.ZX_RIGHT_SAME_RIGHTS, 0)]
+    assert status(p.zx.channel_call_etc, a, 0xFF, 0, Args(b"0000", ds)) == zx.ZX_ERR_INVALID_ARGS
+    p.zx.object_get_info(keep, zx.ZX_INFO_HANDLE_VALID)
+    assert status(p.zx.object_get_info, gone, zx.ZX_INFO_HANDLE_VALID) == zx.ZX_ERR_BAD_HANDLE
+
+
 def test_call_reply_too_big_is_discarded(p: Process) -> None:
     k = p.kernel
     a, b = p.zx.channel_create(0)

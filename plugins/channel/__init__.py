@@ -333,7 +333,9 @@ def _call_handle_values(wr_handles: Any, etc: bool) -> list[Any]:
     if not isinstance(wr_handles, (list, tuple)):
         return []
     if etc:
-        return [d.handle for d in wr_handles if isinstance(d, zx.zx_handle_disposition_t)]
+        # Only MOVE entries leave the caller's table; DUPLICATE entries stay valid.
+        return [d.handle for d in wr_handles if isinstance(d, zx.zx_handle_disposition_t)
+                and d.operation == zx.ZX_HANDLE_OP_MOVE]
     return list(wr_handles)
 
 
