@@ -151,3 +151,14 @@ def test_closing_cancels(p: Process) -> None:
     assert k.sched.armed_deadlines == 1
     p.zx.handle_close(t)
     assert k.sched.armed_deadlines == 0
+
+
+def test_restarting_does_not_accumulate_deadlines(p: Process) -> None:
+    k = p.kernel
+    t = p.zx.timer_create(0, 0)
+    year = 365 * 24 * 3600 * 10**9
+    for _ in range(5000):
+        p.zx.timer_set(t, k.now + year, 0)
+    assert len(k.sched.timers) < 2000 and k.sched.armed_deadlines == 1
+    assert status(p.zx.object_wait_one, t, SIG, p.zx.deadline_after(1_000_000)) == zx.ZX_ERR_TIMED_OUT
+    p.zx.timer_cancel(t)

@@ -229,6 +229,11 @@ class Scheduler:
             d.done = True
             self.armed_deadlines -= 1
             self._update_preempt()
+            timers = self.timers
+            if len(timers) > 1024 and self.armed_deadlines < len(timers) // 4:
+                # Many disarmed entries far in the future: drop them (lazy deletion's bound).
+                self.timers = [e for e in timers if not e[2].done]
+                heapq.heapify(self.timers)
 
     def _expire(self, wait: Wait) -> None:
         if isinstance(wait, Deadline):
