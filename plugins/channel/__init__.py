@@ -41,6 +41,7 @@ description = "channels: bidirectional message queues that carry bytes and handl
 
 _READABLE = zx.ZX_CHANNEL_READABLE
 _WRITABLE = zx.ZX_CHANNEL_WRITABLE
+_PAGE = zx.ZX_PAGE_SIZE
 
 # Zircon's kMaxPendingMessageCount (channel_dispatcher.cc).
 MAX_PENDING_MESSAGES = 3500
@@ -180,8 +181,21 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         fast_peer = own.peer
         if not isinstance(fast_peer, Channel):
             raise ZxError(zx.ZX_ERR_PEER_CLOSED)
-        p.kernel.mem.charge_bytes(len(data) + MESSAGE_OVERHEAD, "message")
-        fast_peer.enqueue(p, data, [])
+        mem = p.kernel.mem
+        cost = len(data) + MESSAGE_OVERHEAD
+        if mem.armed or (mem.size is not None and mem.bytes_used + cost + mem.pages_used * _PAGE > mem.size):
+            mem.charge_bytes(cost, "message")  # the allocation point (raises when full)
+        else:
+            mem.bytes_used += cost
+        if fast_peer.call_waiters:
+            fast_peer.enqueue(p, data, [])
+            return
+        queue = fast_peer.messages
+        queue.append((data, []))
+        if not fast_peer.signals & _READABLE:
+            fast_peer.update_signals(0, _READABLE)
+        if len(queue) > MAX_PENDING_MESSAGES:
+            _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
         return
     if not isinstance(handles, (list, tuple)):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "handles must be a list")
@@ -287,7 +301,7 @@ def _read(p: Process, handle: int, options: int, num_bytes: int, num_handles: in
         for _ in handles:
             k.mem.alloc("handle")
     ch.messages.popleft()
-    k.mem.uncharge_bytes(len(data) + MESSAGE_OVERHEAD)
+    k.mem.bytes_used -= len(data) + MESSAGE_OVERHEAD
     if not ch.messages:
         ch.update_signals(_READABLE, 0)
     for h in handles:
