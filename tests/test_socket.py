@@ -113,6 +113,9 @@ def test_errors_in_order(p: Process) -> None:
     assert status(p.zx.socket_write, 0x999, 0, b"x") == zx.ZX_ERR_BAD_HANDLE
     assert status(p.zx.socket_read, 0x999, 2, 1) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.socket_read, b, 0, 1 << 32) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_read, b, 0, -1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_write, a, 0, b"x", -1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.socket_write, a, 0, b"x", 1 << 64) == zx.ZX_ERR_INVALID_ARGS
     vmo = p.zx.vmo_create(4096, 0)
     assert status(p.zx.socket_write, vmo, 0, b"x") == zx.ZX_ERR_WRONG_TYPE
     ro = p.zx.handle_duplicate(a, zx.ZX_RIGHT_READ)

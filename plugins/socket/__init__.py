@@ -32,7 +32,7 @@ from typing import Any
 from microsim import hookimpl, zx
 from microsim.core.handle import Handle
 from microsim.core.object import PeeredObject
-from microsim.core.syscall import arg_bytes, arg_size, arg_u32
+from microsim.core.syscall import arg_bytes, arg_u32
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
@@ -150,8 +150,10 @@ def sys_socket_write(p: Process, handle: int, options: int, data: bytes | None, 
     """
     if size is None:
         size = 0 if data is None else len(arg_bytes(data))
-    elif type(size) is not int or size < 0 or size > _U64:
+    elif type(size) is not int:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size must be a size_t")
+    elif size < 0 or size > _U64:
+        size = _U64  # what a negative or wider value is to the kernel: huge
     if size > 0 and data is None:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "NULL buffer")
     if options != 0 or type(options) is not int:
@@ -213,9 +215,9 @@ def sys_socket_read(p: Process, handle: int, options: int, size: int) -> bytes:
     if type(options) is not int or options & ~zx.ZX_SOCKET_PEEK or options < 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown options")
     own: Socket = p.obj(handle, Socket, zx.ZX_RIGHT_READ)
-    size = arg_size(size)
-    if size > _U32:
-        raise ZxError(zx.ZX_ERR_INVALID_ARGS)
+    if type(size) is not int or not 0 <= size <= _U32:
+        # Negative or wider sizes are huge size_t values to the kernel: above 2**32-1.
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size above 2**32-1")
     if own.used == 0:
         if own.peer is None:
             raise ZxError(zx.ZX_ERR_PEER_CLOSED)
