@@ -240,3 +240,13 @@ def test_futex_mutex_example_never_loses_an_increment(tmp_path) -> None:  # type
         waits += sum(1 for _, rec in trace.records(str(path))
                      if rec["kind"] == "syscall" and rec["name"] == "zx_futex_wait" and rec["status"] == 0)
     assert waits > 0  # the lock was contended and threads slept on the futex
+
+
+def test_process_exit_drops_its_futexes(p: Process) -> None:
+    k = p.kernel
+    addr = mem(p)
+    thread(p, lambda: p.zx.futex_wait(addr, 0, 0, INF))
+    thread(p, lambda: (p.zx.nanosleep(p.zx.deadline_after(100_000)), p.zx.process_exit(3)))
+    k.run()
+    assert p.exited and p.exit_code == 3
+    assert p.koid not in k.futex_contexts  # type: ignore[attr-defined]

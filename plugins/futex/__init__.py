@@ -304,10 +304,8 @@ def kernel_started(kernel: Kernel) -> None:
 
 @hookimpl
 def process_exiting(kernel: Kernel, process: Process) -> None:
-    # Its threads are killed next (their waits cancel themselves); drop the context after.
-    ctx = kernel.futex_contexts.get(process.koid)  # type: ignore[attr-defined]
-    if ctx is not None and not any(f.waiters for f in ctx.futexes.values()):
-        kernel.futex_contexts.pop(process.koid, None)  # type: ignore[attr-defined]
+    # Its threads are killed next; their waits cancel themselves on the detached context.
+    kernel.futex_contexts.pop(process.koid, None)  # type: ignore[attr-defined]
 
 
 @hookimpl
