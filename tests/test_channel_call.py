@@ -275,3 +275,20 @@ def test_port_queue_no_memory(make_kernel) -> None:  # type: ignore[no-untyped-d
     assert status(p.zx.port_queue, port, zx.zx_port_packet_t(key=2)) == zx.ZX_ERR_NO_MEMORY
     assert p.zx.port_wait(port, 0).key == 1
     p.zx.port_queue(port, zx.zx_port_packet_t(key=2))
+
+
+def test_queue_limits_are_traced(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    from microsim.testing import TraceCapture
+
+    k = make_kernel(plugins=["channel", "port"], check_invariants=False)
+    trace = TraceCapture(k)
+    p = k.create_process("flood")
+    a, _b = p.zx.channel_create(0)
+    for _ in range(MAX_PENDING_MESSAGES + 1):
+        p.zx.channel_write(a, 0, b"m", [])
+    port = p.zx.port_create(0)
+    for _ in range(MAX_USER_PACKETS + 1):
+        p.zx.port_queue(port, zx.zx_port_packet_t(key=1))
+    assert status(p.zx.port_queue, port, zx.zx_port_packet_t(key=1)) == zx.ZX_ERR_SHOULD_WAIT
+    trace.assert_event("channel.queue_full", pending=MAX_PENDING_MESSAGES + 1)
+    trace.assert_event("port.queue_full", pending=MAX_USER_PACKETS + 1)

@@ -123,7 +123,14 @@ class Channel(PeeredObject):
         if not self.signals & _READABLE:
             self.update_signals(0, _READABLE)
         if len(self.messages) > MAX_PENDING_MESSAGES:
-            _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
+            self.queue_full(p)
+
+    def queue_full(self, p: Process) -> None:
+        """More than MAX_PENDING_MESSAGES unread: Zircon's CHANNEL_FULL_WRITE on the writer."""
+        k = self.kernel
+        if k.trace is not None:
+            k.emit("channel.queue_full", self.koid, len(self.messages))
+        _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
 
     def on_destroy(self) -> None:
         self._drop_messages()
@@ -195,7 +202,7 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         if not fast_peer.signals & _READABLE:
             fast_peer.update_signals(0, _READABLE)
         if len(queue) > MAX_PENDING_MESSAGES:
-            _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
+            fast_peer.queue_full(p)
         return
     if not isinstance(handles, (list, tuple)):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "handles must be a list")
@@ -450,6 +457,12 @@ def sys_channel_call_etc(p: Process, handle: int, options: int, deadline: int, a
 @hookimpl
 def register_object_types(register: Callable[[type], None]) -> None:
     register(Channel)
+
+
+@hookimpl
+def register_event_kinds(register: Callable[..., None]) -> None:
+    # A write left more than MAX_PENDING_MESSAGES unread on the end `koid`.
+    register("channel.queue_full", ("koid", "pending"))
 
 
 @hookimpl

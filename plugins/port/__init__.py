@@ -199,6 +199,8 @@ def sys_port_queue(p: Process, handle: int, packet: zx.zx_port_packet_t) -> None
     user = packet.user if isinstance(packet.user, zx.zx_packet_user_t) else zx.zx_packet_user_t()
     k = p.kernel
     if pt.user_packets > MAX_USER_PACKETS:
+        if k.trace is not None:
+            k.emit("port.queue_full", pt.koid, pt.user_packets)
         raise_exception = getattr(k, "policy_exception", None)
         if raise_exception is not None:
             raise_exception(p, zx.ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS)
@@ -230,6 +232,12 @@ def sys_port_cancel(p: Process, handle: int, source: int, key: int) -> None:
 @hookimpl
 def register_object_types(register: Callable[[type], None]) -> None:
     register(Port)
+
+
+@hookimpl
+def register_event_kinds(register: Callable[..., None]) -> None:
+    # zx_port_queue dropped a packet: the port `koid` held `pending` user packets.
+    register("port.queue_full", ("koid", "pending"))
 
 
 @hookimpl
