@@ -189,8 +189,11 @@ def sys_port_wait(p: Process, handle: int, deadline: int) -> zx.zx_port_packet_t
 def sys_port_queue(p: Process, handle: int, packet: zx.zx_port_packet_t) -> None:
     """zx_port_queue: queue a user packet (its type is forced to ZX_PKT_TYPE_USER).
 
-    Beyond 4096 pending user packets the packet is dropped and the result is
-    ZX_ERR_SHOULD_WAIT (Zircon's PORT_TOO_MANY_PACKETS policy exception aside).
+    Limits: beyond 4096 pending user packets (Zircon's test is "more than 4096", so 4097
+    may be pending) the packet is dropped and the result is ZX_ERR_SHOULD_WAIT (with
+    Zircon's PORT_TOO_MANY_PACKETS policy exception where the kernel models it); each
+    pending user packet is charged 64 bytes of simulated memory (ZX_ERR_NO_MEMORY when
+    full). Signal packets from zx_object_wait_async count toward neither.
     """
     pt: Port = p.obj(handle, Port, zx.ZX_RIGHT_WRITE)
     if not isinstance(packet, zx.zx_port_packet_t):
