@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from microsim_socket import SOCKET_MAX
 
 from microsim import ZxError, zx
@@ -265,3 +267,58 @@ def test_blocking_stream_transfer(p: Process) -> None:
     k.create_thread(p, reader)
     k.run()
     assert len(got) == total and got[:512] == bytes(range(256)) * 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(datagram=st.booleans(),
+       ops=st.lists(st.tuples(st.sampled_from(["w", "r", "p"]), st.integers(0, 3 * SOCKET_MAX // 4)),
+                    max_size=12))
+def test_random_operations_match_a_model(datagram: bool, ops: list[tuple[str, int]]) -> None:
+    from microsim import Kernel
+
+    with Kernel(seed=0, plugins=["socket"], check_invariants=True) as k:
+        p = k.create_process("model")
+        a, b = p.zx.socket_create(DG if datagram else 0)
+        model: list[bytes] = []  # datagrams, or one stream of bytes
+        counter = 0
+        for op, n in ops:
+            used = sum(map(len, model))
+            if op == "w":
+                data = bytes((counter + i) % 251 for i in range(min(n, 4096))) * (n // 4096 + 1)
+                data = data[:n]
+                counter += 1
+                try:
+                    got = p.zx.socket_write(a, 0, data)
+                except ZxError as err:
+                    if n == 0:
+                        raise
+                    if used >= SOCKET_MAX:
+                        assert err.status == zx.ZX_ERR_SHOULD_WAIT
+                    else:
+                        assert datagram and err.status == zx.ZX_ERR_SHOULD_WAIT and used + n > SOCKET_MAX
+                    continue
+                if datagram:
+                    assert got == n
+                    if n:
+                        model.append(data)
+                else:
+                    assert got == min(n, SOCKET_MAX - used)
+                    model = [b"".join(model) + data[:got]] if got or model else model
+            else:
+                try:
+                    out = p.zx.socket_read(b, zx.ZX_SOCKET_PEEK if op == "p" else 0, n)
+                except ZxError as err:
+                    assert err.status == zx.ZX_ERR_SHOULD_WAIT and used == 0
+                    continue
+                first = model[0]
+                assert out == first[:n]
+                if op == "r" and (n or not datagram):
+                    if datagram:
+                        model.pop(0)
+                    else:
+                        model = [first[n:]] if first[n:] else []
+            used = sum(map(len, model))
+            sig = p.zx.object_wait_one(a, 0xFFFFFFFF, 0) if used < SOCKET_MAX else None
+            assert (sig is None) or sig & W
+            info = p.zx.object_get_info(b, zx.ZX_INFO_SOCKET)
+            assert info.rx_buf_size == used == k.mem.bytes_used
