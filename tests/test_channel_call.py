@@ -292,3 +292,29 @@ def test_queue_limits_are_traced(make_kernel) -> None:  # type: ignore[no-untype
     assert status(p.zx.port_queue, port, zx.zx_port_packet_t(key=1)) == zx.ZX_ERR_SHOULD_WAIT
     trace.assert_event("channel.queue_full", pending=MAX_PENDING_MESSAGES + 1)
     trace.assert_event("port.queue_full", pending=MAX_USER_PACKETS + 1)
+
+
+def test_blocked_threads_carry_their_wait_reason(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["channel", "port", "futex", "vmo"])
+    p = k.create_process("reasons")
+    a, _b = p.zx.channel_create(0)
+    port = p.zx.port_create(0)
+    vmo = p.zx.vmo_create(zx.ZX_PAGE_SIZE, 0)
+    addr = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE, 0, vmo, 0, zx.ZX_PAGE_SIZE)
+    inf = zx.ZX_TIME_INFINITE
+    k.create_thread(p, lambda: p.zx.channel_call(a, 0, inf, Args(b"0000")), name="caller")
+    k.create_thread(p, lambda: p.zx.port_wait(port, inf), name="porter")
+    k.create_thread(p, lambda: p.zx.futex_wait(addr, 0, 0, inf), name="futexer")
+    seen: dict[str, int] = {}
+
+    def check() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        for t in p.threads:
+            if t.wait is not None:
+                seen[t.name.decode()] = t.wait.reason  # type: ignore[attr-defined]
+        p.zx.process_exit(0)
+
+    k.create_thread(p, check, name="checker")
+    k.run()
+    assert seen == {"caller": zx.ZX_THREAD_STATE_BLOCKED_CHANNEL, "porter": zx.ZX_THREAD_STATE_BLOCKED_PORT,
+                    "futexer": zx.ZX_THREAD_STATE_BLOCKED_FUTEX}
