@@ -188,14 +188,14 @@ def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_own
     return None
 
 
-def _wake(k: Kernel, ctx: Futex | None, count: int, fctx: FutexContext) -> Thread | None:
-    """Wake up to `count` waiters of `ctx` in FIFO order; the last thread woken."""
+def _wake(k: Kernel, f: Futex | None, count: int) -> Thread | None:
+    """Wake up to `count` waiters of `f` in FIFO order; the last thread woken."""
     last: Thread | None = None
-    if ctx is None:
+    if f is None:
         return None
     woken = 0
-    while ctx.waiters and woken < count:
-        w = ctx.waiters.popleft()
+    while f.waiters and woken < count:
+        w = f.waiters.popleft()
         last = w.waiter
         k.sched.finish(w, zx.ZX_OK)
         woken += 1
@@ -210,7 +210,7 @@ def sys_futex_wake(p: Process, value_ptr: int, wake_count: int) -> None:
     f = ctx.futexes.get(addr)
     if f is None:
         return None
-    _wake(p.kernel, f, count, ctx)
+    _wake(p.kernel, f, count)
     f.owner = None
     ctx.tidy(f)
     return None
@@ -223,7 +223,7 @@ def sys_futex_wake_single_owner(p: Process, value_ptr: int) -> None:
     f = ctx.futexes.get(addr)
     if f is None:
         return None
-    woken = _wake(p.kernel, f, 1, ctx)
+    woken = _wake(p.kernel, f, 1)
     f.owner = woken if f.waiters else None
     ctx.tidy(f)
     return None
@@ -249,7 +249,7 @@ def _requeue(p: Process, value_ptr: int, wake_count: int, current_value: int, re
     if owner is not None and ((f is not None and _waiting_on(owner, f)) or (r is not None and _waiting_on(owner, r))):
         raise ZxError(_INVALID_ARGS, "the requeue owner waits on one of the futexes")
     k = p.kernel
-    woken = _wake(k, f, count, ctx)
+    woken = _wake(k, f, count)
     if f is not None:
         f.owner = woken if single and f.waiters else None
         if moves and f.waiters:
