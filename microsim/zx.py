@@ -916,6 +916,88 @@ class zx_iob_region_info_t:
         return cls(zx_iob_region_t.unpack(data[:120]), _struct.unpack("<Q", data[120:])[0])
 
 
+# ----------------------------------------------------------------------------- IPC and sync objects
+# (zircon/types.h, syscalls/object.h, syscalls/port.h, rights.h; see each plugin's docstring)
+ZX_CLOCK_BOOT = 1
+ZX_TIMER_SLACK_CENTER = 0
+ZX_TIMER_SLACK_EARLY = 1
+ZX_TIMER_SLACK_LATE = 2
+ZX_INFO_TIMER = 25
+ZX_INFO_SOCKET = 22
+ZX_SOCKET_STREAM = 0
+ZX_SOCKET_DATAGRAM = 1 << 0
+ZX_SOCKET_CREATE_MASK = ZX_SOCKET_DATAGRAM
+ZX_SOCKET_PEEK = 1 << 3
+ZX_SOCKET_DISPOSITION_WRITE_DISABLED = 1 << 0
+ZX_SOCKET_DISPOSITION_WRITE_ENABLED = 1 << 1
+ZX_PROP_SOCKET_RX_THRESHOLD = 12
+ZX_PROP_SOCKET_TX_THRESHOLD = 13
+ZX_FIFO_MAX_SIZE_BYTES = ZX_PAGE_SIZE
+ZX_CPRNG_DRAW_MAX_LEN = 256
+ZX_CPRNG_ADD_ENTROPY_MAX_LEN = 256
+ZX_EVENT_SIGNAL_MASK = ZX_USER_SIGNAL_ALL | ZX_EVENT_SIGNALED
+ZX_EVENTPAIR_SIGNAL_MASK = ZX_USER_SIGNAL_ALL | ZX_EVENTPAIR_SIGNALED | ZX_EVENTPAIR_PEER_CLOSED
+# Thread states (syscalls/object.h), as ZX_INFO_THREAD reports them.
+ZX_THREAD_STATE_NEW = 0x0000
+ZX_THREAD_STATE_RUNNING = 0x0001
+ZX_THREAD_STATE_SUSPENDED = 0x0002
+ZX_THREAD_STATE_BLOCKED = 0x0003
+ZX_THREAD_STATE_DYING = 0x0004
+ZX_THREAD_STATE_DEAD = 0x0005
+ZX_THREAD_STATE_BLOCKED_EXCEPTION = 0x0103
+ZX_THREAD_STATE_BLOCKED_SLEEPING = 0x0203
+ZX_THREAD_STATE_BLOCKED_FUTEX = 0x0303
+ZX_THREAD_STATE_BLOCKED_PORT = 0x0403
+ZX_THREAD_STATE_BLOCKED_CHANNEL = 0x0503
+ZX_THREAD_STATE_BLOCKED_WAIT_ONE = 0x0603
+ZX_THREAD_STATE_BLOCKED_WAIT_MANY = 0x0703
+ZX_THREAD_STATE_BLOCKED_INTERRUPT = 0x0803
+ZX_THREAD_STATE_BLOCKED_PAGER = 0x0903
+# Policy exception codes raised by queue limits (syscalls/exception.h).
+ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE = 16
+ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS = 17
+
+
+@dataclass(slots=True)
+class zx_info_timer_t(_Struct):
+    """ZX_INFO_TIMER: create options, clock, armed deadline and slack (24 bytes)."""
+
+    _FORMAT: ClassVar[str] = "<IIqq"
+    options: int = 0
+    clock_id: int = 0
+    deadline: int = 0
+    slack: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_socket_t(_Struct):
+    """ZX_INFO_SOCKET: options and both directions' buffer sizes (48 bytes)."""
+
+    _FORMAT: ClassVar[str] = "<I4xQQQQQ"
+    options: int = 0
+    rx_buf_max: int = 0
+    rx_buf_size: int = 0
+    rx_buf_available: int = 0
+    tx_buf_max: int = 0
+    tx_buf_size: int = 0
+
+
+@dataclass(slots=True)
+class zx_channel_call_args_t:
+    """The arguments of zx_channel_call / zx_channel_call_etc.
+
+    `wr_bytes` is the request (its first 4 bytes are replaced by the kernel's txid);
+    `wr_handles` the handles to send (handle values for zx_channel_call,
+    `zx_handle_disposition_t` entries for zx_channel_call_etc, whose `result` is
+    written); `rd_num_bytes` / `rd_num_handles` the capacity for the reply.
+    """
+
+    wr_bytes: Any = b""
+    wr_handles: Any = ()
+    rd_num_bytes: int = ZX_CHANNEL_MAX_MSG_BYTES
+    rd_num_handles: int = ZX_CHANNEL_MAX_MSG_HANDLES
+
+
 __all__ = sorted(
     name for name in dict(globals()) if name.startswith(("ZX_", "zx_")) and name != "zx_"
 )

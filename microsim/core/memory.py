@@ -27,6 +27,8 @@ class Memory:
         self.size = size
         self.pages_used = 0
         self.peak_pages = 0
+        # Bytes of queued IPC data (messages, packets, socket/fifo buffers) in the kernel.
+        self.bytes_used = 0
         self.armed = False
         self.count = 0
         self.counts: dict[str, int] = {}
@@ -78,7 +80,7 @@ class Memory:
         """Take `n` pages of memory (ZX_ERR_NO_MEMORY if the memory is full)."""
         if self.armed:
             self.alloc("page")
-        if self.size is not None and (self.pages_used + n) * zx.ZX_PAGE_SIZE > self.size:
+        if self.size is not None and (self.pages_used + n) * zx.ZX_PAGE_SIZE + self.bytes_used > self.size:
             raise ZxError(zx.ZX_ERR_NO_MEMORY, "simulated memory is full")
         self.pages_used += n
         if self.pages_used > self.peak_pages:
@@ -87,3 +89,18 @@ class Memory:
     def uncharge_pages(self, n: int) -> None:
         """Give back `n` pages."""
         self.pages_used -= n
+
+    def charge_bytes(self, n: int, kind: str = "buffer") -> None:
+        """Take `n` bytes of kernel memory for queued data (a channel message, a port
+        packet, bytes buffered in a socket): an allocation point (injected failures count
+        it as `kind`) that raises ZX_ERR_NO_MEMORY when the simulated memory is full."""
+        if self.armed:
+            self.alloc(kind)
+        size = self.size
+        if size is not None and self.pages_used * zx.ZX_PAGE_SIZE + self.bytes_used + n > size:
+            raise ZxError(zx.ZX_ERR_NO_MEMORY, "simulated memory is full")
+        self.bytes_used += n
+
+    def uncharge_bytes(self, n: int) -> None:
+        """Give back `n` bytes taken with `charge_bytes`."""
+        self.bytes_used -= n

@@ -114,6 +114,20 @@ class Wait:
         """Stop observing whatever the wait observes (runs on wake, timeout and kill)."""
 
 
+class Deadline(Wait):
+    """A callback the scheduler runs when virtual time reaches a deadline (a timer).
+
+    Made by `Scheduler.call_at`; `Scheduler.cancel_deadline` disarms it. While any is
+    armed, every syscall entry checks for due deadlines, so a deadline fires when time
+    passes it even if some thread never blocks; when every thread is blocked, time jumps
+    to the earliest deadline, callbacks and wait timeouts alike.
+    """
+
+    def __init__(self, fn: Callable[[], None], description: str) -> None:
+        super().__init__(description)
+        self.fn = fn
+
+
 class Scheduler:
     """Runs threads one at a time; picks the next with a seeded PRNG."""
 
@@ -129,6 +143,7 @@ class Scheduler:
         self.threads: list[Thread] = []
         self.timers: list[tuple[int, int, Wait]] = []
         self._timer_seq = 0
+        self.armed_deadlines = 0
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
@@ -152,7 +167,7 @@ class Scheduler:
             k.emit("thread_state", thread.koid, "start", "")
 
     def _update_preempt(self) -> None:
-        self.kernel.preempt = self.current is not None and bool(self.runnable)
+        self.kernel.preempt = (self.current is not None and bool(self.runnable)) or self.armed_deadlines > 0
 
     def live_threads(self) -> list[Thread]:
         """Threads that have not exited."""
@@ -160,6 +175,8 @@ class Scheduler:
 
     def preempt(self) -> None:
         """A preemption point (syscall entry): maybe let another runnable thread run."""
+        if self.armed_deadlines:
+            self.fire_due()
         t = self.current
         if t is None or not self.runnable or self.main is None:
             return
@@ -217,6 +234,46 @@ class Scheduler:
             if k.trace is not None:
                 k.emit("thread_state", t.koid, "woken", zx.zx_status_get_string(status))
 
+    # ------------------------------------------------------------------ deadlines
+    def call_at(self, deadline: int, fn: Callable[[], None], description: str = "deadline") -> Deadline:
+        """Run `fn()` once virtual time reaches `deadline` (see `Deadline`)."""
+        d = Deadline(fn, description)
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (deadline, self._timer_seq, d))
+        self.armed_deadlines += 1
+        self._update_preempt()
+        return d
+
+    def cancel_deadline(self, d: Deadline) -> None:
+        """Disarm a deadline made by `call_at` (no effect if it fired already)."""
+        if not d.done:
+            d.done = True
+            self.armed_deadlines -= 1
+            self._update_preempt()
+            timers = self.timers
+            if len(timers) > 1024 and self.armed_deadlines < len(timers) // 4:
+                # Many disarmed entries far in the future: drop them (lazy deletion's bound).
+                self.timers = [e for e in timers if not e[2].done]
+                heapq.heapify(self.timers)
+
+    def _expire(self, wait: Wait) -> None:
+        if isinstance(wait, Deadline):
+            wait.done = True
+            self.armed_deadlines -= 1
+            self._update_preempt()
+            wait.fn()
+        else:
+            self.finish(wait, zx.ZX_ERR_TIMED_OUT)
+
+    def fire_due(self) -> None:
+        """Expire every deadline at or before the current virtual time."""
+        timers = self.timers
+        now = self.kernel.now
+        while timers and timers[0][0] <= now:
+            _, _, wait = heapq.heappop(timers)
+            if not wait.done:
+                self._expire(wait)
+
     def _expire_timers(self) -> bool:
         """Advance time to the earliest pending deadline and time out those waits."""
         timers = self.timers
@@ -231,8 +288,11 @@ class Scheduler:
         while timers and timers[0][0] <= k.now:
             _, _, wait = heapq.heappop(timers)
             if not wait.done:
-                self.finish(wait, zx.ZX_ERR_TIMED_OUT)
+                self._expire(wait)
         return True
+
+    def _any_blocked(self) -> bool:
+        return any(t.state == "blocked" for t in self.threads)
 
     # ------------------------------------------------------------------ the loop
     def run(self, until: Callable[[], bool] | None = None) -> None:
@@ -254,7 +314,7 @@ class Scheduler:
                         continue
                     self.current = t
                     t.state = "running"
-                    k.preempt = bool(runnable)
+                    k.preempt = bool(runnable) or self.armed_deadlines > 0
                     if t.glet is None:
                         t.glet = greenlet.greenlet(self._thread_main, parent=self.main)
                         k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
@@ -262,10 +322,10 @@ class Scheduler:
                     self.switches += 1
                     t.glet.switch(t)
                     self.current = None
-                    k.preempt = False
+                    k.preempt = self.armed_deadlines > 0
                     k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
                     continue
-                if self._expire_timers():
+                if (until is not None or self._any_blocked()) and self._expire_timers():
                     continue
                 blocked = [t for t in self.threads if t.state == "blocked"]
                 if not blocked:
@@ -285,7 +345,7 @@ class Scheduler:
             self.running = False
             self.main = None
             self.current = None
-            k.preempt = False
+            k.preempt = self.armed_deadlines > 0
 
     def _thread_main(self, t: Thread) -> None:
         k = self.kernel

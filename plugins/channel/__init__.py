@@ -5,6 +5,21 @@ sent, handles consumed whether the write succeeds or fails, a message read whole
 all (ZX_ERR_BUFFER_TOO_SMALL with the needed sizes; it stays queued unless MAY_DISCARD),
 READABLE / WRITABLE / PEER_CLOSED signals, and handles in messages still queued to a
 closed end closed with it (which may cascade PEER_CLOSED to channels in flight).
+
+zx_channel_call / zx_channel_call_etc write a request whose first 4 bytes the kernel
+replaces with a transaction id >= 0x80000000 and block until a message carrying that txid
+is written back to the calling end (it bypasses the queue), the deadline passes
+(ZX_ERR_TIMED_OUT), the peer closes (ZX_ERR_PEER_CLOSED) or the calling end's last handle
+closes (ZX_ERR_CANCELED).
+
+Limits (Zircon's): a message carries at most ZX_CHANNEL_MAX_MSG_BYTES (65536) bytes and
+ZX_CHANNEL_MAX_MSG_HANDLES (64) handles (else ZX_ERR_OUT_OF_RANGE); a call's request is at
+least 4 bytes (else ZX_ERR_INVALID_ARGS). Every queued message is charged to the kernel's
+simulated memory (its bytes plus a 64-byte header) until it is read or destroyed, so a
+flood ends in ZX_ERR_NO_MEMORY. An endpoint holding more than 3500 unread messages
+(`MAX_PENDING_MESSAGES`) raises Zircon's ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE policy
+exception on the writer, through `kernel.policy_exception(process, code)` when the kernel
+has one; the write itself still succeeds, as in Zircon.
 """
 
 from __future__ import annotations
@@ -16,7 +31,8 @@ from typing import Any
 from microsim import hookimpl, zx
 from microsim.core.handle import Handle
 from microsim.core.object import PeeredObject
-from microsim.core.syscall import arg_bytes, arg_u32
+from microsim.core.sched import Wait
+from microsim.core.syscall import arg_bytes, arg_i64, arg_u32
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
@@ -25,6 +41,21 @@ description = "channels: bidirectional message queues that carry bytes and handl
 
 _READABLE = zx.ZX_CHANNEL_READABLE
 _WRITABLE = zx.ZX_CHANNEL_WRITABLE
+_PAGE = zx.ZX_PAGE_SIZE
+
+# Zircon's kMaxPendingMessageCount (channel_dispatcher.cc).
+MAX_PENDING_MESSAGES = 3500
+# Simulated-memory charge per queued message beyond its bytes (Zircon's MessagePacket header).
+MESSAGE_OVERHEAD = 64
+# Transaction ids the kernel generates for zx_channel_call are >= this (kMinKernelGeneratedTxid).
+MIN_KERNEL_TXID = 0x80000000
+
+
+def _policy_exception(p: Process, code: int) -> None:
+    """Raise a policy exception on the calling thread when the kernel models them."""
+    raise_exception = getattr(p.kernel, "policy_exception", None)
+    if raise_exception is not None:
+        raise_exception(p, code)
 
 
 class Channel(PeeredObject):
@@ -34,18 +65,72 @@ class Channel(PeeredObject):
     type_name = "channel"
     default_rights = zx.ZX_DEFAULT_CHANNEL_RIGHTS
 
-    __slots__ = ("messages",)
+    __slots__ = ("call_waiters", "messages", "txid_counter")
 
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(kernel)
         self.messages: deque[tuple[bytes, list[Handle]]] = deque()
+        self.call_waiters: list[_CallWait] | None = None
+        self.txid_counter = 0
 
     def on_peer_zero_handles(self) -> None:
         self.update_signals(_WRITABLE, zx.ZX_CHANNEL_PEER_CLOSED)
+        self._finish_calls(zx.ZX_ERR_PEER_CLOSED)
 
     def on_zero_handles(self) -> None:
         super().on_zero_handles()
         self._drop_messages()
+        self._finish_calls(zx.ZX_ERR_CANCELED)
+
+    def _finish_calls(self, status: int) -> None:
+        waiters = self.call_waiters
+        if waiters:
+            sched = self.kernel.sched
+            for w in list(waiters):
+                sched.finish(w, status)
+        self.call_waiters = None
+
+    def next_txid(self) -> int:
+        """A kernel txid (>= 0x80000000) not used by another call waiting on this end."""
+        busy = {w.txid for w in self.call_waiters or ()}
+        while True:
+            self.txid_counter = (self.txid_counter + 1) & 0x7FFFFFFF
+            txid = self.txid_counter | MIN_KERNEL_TXID
+            if txid not in busy:
+                return txid
+
+    def deliver_call_reply(self, data: bytes, handles: list[Handle]) -> bool:
+        """Hand a message written to this end to the zx_channel_call waiting for its txid."""
+        waiters = self.call_waiters
+        if not waiters or len(data) < 4:
+            return False
+        txid = int.from_bytes(data[:4], "little")
+        if txid < MIN_KERNEL_TXID:
+            return False
+        for w in waiters:
+            if w.txid == txid and not w.done:
+                w.reply = (data, handles)
+                self.kernel.sched.finish(w, zx.ZX_OK)
+                return True
+        return False
+
+    def enqueue(self, p: Process, data: bytes, handles: list[Handle]) -> None:
+        """Queue a message (already charged to simulated memory) for this end to read."""
+        if self.call_waiters and self.deliver_call_reply(data, handles):
+            self.kernel.mem.uncharge_bytes(len(data) + MESSAGE_OVERHEAD)
+            return
+        self.messages.append((data, handles))
+        if not self.signals & _READABLE:
+            self.update_signals(0, _READABLE)
+        if len(self.messages) > MAX_PENDING_MESSAGES:
+            self.queue_full(p)
+
+    def queue_full(self, p: Process) -> None:
+        """More than MAX_PENDING_MESSAGES unread: Zircon's CHANNEL_FULL_WRITE on the writer."""
+        k = self.kernel
+        if k.trace is not None:
+            k.emit("channel.queue_full", self.koid, len(self.messages))
+        _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
 
     def on_destroy(self) -> None:
         self._drop_messages()
@@ -54,7 +139,8 @@ class Channel(PeeredObject):
         # Messages queued to this end die with it; the handles inside are closed.
         k = self.kernel
         while self.messages:
-            _, handles = self.messages.popleft()
+            data, handles = self.messages.popleft()
+            k.mem.uncharge_bytes(len(data) + MESSAGE_OVERHEAD)
             for h in handles:
                 k.close_handle(h)
         if self.signals & _READABLE:
@@ -102,11 +188,21 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         fast_peer = own.peer
         if not isinstance(fast_peer, Channel):
             raise ZxError(zx.ZX_ERR_PEER_CLOSED)
-        if p.kernel.mem.armed:
-            p.kernel.mem.alloc("message")
-        fast_peer.messages.append((data, []))
+        mem = p.kernel.mem
+        cost = len(data) + MESSAGE_OVERHEAD
+        if mem.armed or (mem.size is not None and mem.bytes_used + cost + mem.pages_used * _PAGE > mem.size):
+            mem.charge_bytes(cost, "message")  # the allocation point (raises when full)
+        else:
+            mem.bytes_used += cost
+        if fast_peer.call_waiters:
+            fast_peer.enqueue(p, data, [])
+            return
+        queue = fast_peer.messages
+        queue.append((data, []))
         if not fast_peer.signals & _READABLE:
             fast_peer.update_signals(0, _READABLE)
+        if len(queue) > MAX_PENDING_MESSAGES:
+            fast_peer.queue_full(p)
         return
     if not isinstance(handles, (list, tuple)):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "handles must be a list")
@@ -154,9 +250,9 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
     peer: Any = own.peer
     if not status and peer is None:
         status = zx.ZX_ERR_PEER_CLOSED
-    if not status and k.mem.armed:
+    if not status:
         try:
-            k.mem.alloc("message")
+            k.mem.charge_bytes(len(buf) + MESSAGE_OVERHEAD, "message")
         except ZxError as err:
             status = err.status
     if status:
@@ -168,13 +264,16 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
             if d.rights != zx.ZX_RIGHT_SAME_RIGHTS:
                 h.rights &= d.rights
     assert peer is not None
-    peer.messages.append((buf, taken))
-    if not peer.signals & _READABLE:
-        peer.update_signals(0, _READABLE)
+    peer.enqueue(p, buf, taken)
 
 
 def sys_channel_write(p: Process, handle: int, options: int, data: bytes, handles: list[int]) -> None:
-    """zx_channel_write: queue `data` and `handles` (moved out of this process)."""
+    """zx_channel_write: queue `data` and `handles` (moved out of this process).
+
+    Limits: at most 65536 bytes and 64 handles (ZX_ERR_OUT_OF_RANGE); each queued message
+    is charged to simulated memory (its bytes plus 64) until read (ZX_ERR_NO_MEMORY when
+    full); more than 3500 unread messages raise the CHANNEL_FULL_WRITE policy exception.
+    """
     _write(p, handle, options, data, handles, etc=False)
 
 
@@ -199,6 +298,7 @@ def _read(p: Process, handle: int, options: int, num_bytes: int, num_handles: in
     if len(data) > num_bytes or len(handles) > num_handles:
         if options & zx.ZX_CHANNEL_READ_MAY_DISCARD:
             ch.messages.popleft()
+            k.mem.uncharge_bytes(len(data) + MESSAGE_OVERHEAD)
             for h in handles:
                 k.close_handle(h)
             if not ch.messages:
@@ -208,6 +308,7 @@ def _read(p: Process, handle: int, options: int, num_bytes: int, num_handles: in
         for _ in handles:
             k.mem.alloc("handle")
     ch.messages.popleft()
+    k.mem.bytes_used -= len(data) + MESSAGE_OVERHEAD
     if not ch.messages:
         ch.update_signals(_READABLE, 0)
     for h in handles:
@@ -233,9 +334,135 @@ def sys_channel_read_etc(
     return data, [zx.zx_handle_info_t(h.value, h.obj.obj_type, h.rights, 0) for h in handles]
 
 
+class _CallWait(Wait):
+    """A zx_channel_call waiting on its endpoint for the reply with its txid."""
+
+    def __init__(self, channel: Channel, txid: int) -> None:
+        super().__init__(f"channel_call(koid {channel.koid}, txid {txid:#x})")
+        self.reason = zx.ZX_THREAD_STATE_BLOCKED_CHANNEL
+        self.channel = channel
+        self.txid = txid
+        self.reply: tuple[bytes, list[Handle]] | None = None
+
+    def cancel(self) -> None:
+        waiters = self.channel.call_waiters
+        if waiters and self in waiters:
+            waiters.remove(self)
+
+
+def _call_handle_values(wr_handles: Any, etc: bool) -> list[Any]:
+    if not isinstance(wr_handles, (list, tuple)):
+        return []
+    if etc:
+        # Only MOVE entries leave the caller's table; DUPLICATE entries stay valid.
+        return [d.handle for d in wr_handles if isinstance(d, zx.zx_handle_disposition_t)
+                and d.operation == zx.ZX_HANDLE_OP_MOVE]
+    return list(wr_handles)
+
+
+def _call(p: Process, handle: int, options: int, deadline: int, args: Any, etc: bool) -> tuple[bytes, list[Handle]]:
+    if not isinstance(args, zx.zx_channel_call_args_t):
+        # The arguments could not be read: nothing was consumed.
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "expected a zx_channel_call_args_t")
+    k = p.kernel
+    wr_handles = args.wr_handles
+
+    def fail(status: int) -> ZxError:
+        taken, _ = _consume(p, _call_handle_values(wr_handles, etc))
+        for h in taken:
+            k.close_handle(h)
+        return ZxError(status)
+
+    if type(options) is not int or options < 0 or options & ~zx.ZX_CHANNEL_WRITE_USE_IOVEC:
+        raise fail(zx.ZX_ERR_INVALID_ARGS)
+    try:
+        deadline = arg_i64(deadline)
+        rd_bytes = arg_u32(args.rd_num_bytes)
+        rd_handles = arg_u32(args.rd_num_handles)
+        ch = p.lookup(handle, Channel, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_WRITE)
+        if not isinstance(wr_handles, (list, tuple)):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "wr_handles must be a list")
+        buf = arg_bytes(args.wr_bytes)
+    except ZxError as err:
+        raise fail(err.status) from None
+    if len(buf) > zx.ZX_CHANNEL_MAX_MSG_BYTES or len(wr_handles) > zx.ZX_CHANNEL_MAX_MSG_HANDLES:
+        raise fail(zx.ZX_ERR_OUT_OF_RANGE)
+    if len(buf) < 4:
+        raise fail(zx.ZX_ERR_INVALID_ARGS)
+    own: Channel = ch.obj
+    txid = own.next_txid()
+    # Attaching handles, the peer check and the queueing follow zx_channel_write's rules.
+    _write(p, handle, 0, txid.to_bytes(4, "little") + buf[4:], list(wr_handles), etc)
+    w = _CallWait(own, txid)
+    if own.call_waiters is None:
+        own.call_waiters = [w]
+    else:
+        own.call_waiters.append(w)
+    if deadline <= k.now:
+        k.sched.finish(w, zx.ZX_ERR_TIMED_OUT)
+        raise ZxError(zx.ZX_ERR_TIMED_OUT)
+    try:
+        status = k.sched.block(w, deadline)
+    except BaseException:
+        if w.reply is not None:
+            for h in w.reply[1]:
+                k.close_handle(h)
+        raise
+    if status != zx.ZX_OK or w.reply is None:
+        raise ZxError(status if status != zx.ZX_OK else zx.ZX_ERR_INTERNAL)
+    data, handles = w.reply
+    if len(data) > rd_bytes or len(handles) > rd_handles:
+        # The reply is consumed and discarded (its handles closed); actual_* not written.
+        for h in handles:
+            k.close_handle(h)
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+    if k.mem.armed:
+        try:
+            for _ in handles:
+                k.mem.alloc("handle")
+        except ZxError:
+            for h in handles:
+                k.close_handle(h)
+            raise
+    for h in handles:
+        p.add_handle(h, "transfer")
+    return data, handles
+
+
+def sys_channel_call(p: Process, handle: int, options: int, deadline: int, args: Any) -> tuple[bytes, list[int]]:
+    """zx_channel_call: write `args.wr_bytes` (first 4 bytes replaced by a kernel txid
+    >= 0x80000000) and `args.wr_handles`, then wait until `deadline` for the reply with
+    that txid; returns (reply bytes, handle values).
+
+    The channel needs READ and WRITE. Errors in Zircon's order: `args` unreadable ->
+    INVALID_ARGS (handles untouched); from then on the handles are consumed on failure:
+    unknown options -> INVALID_ARGS; handle lookup; more than 65536 bytes or 64 handles ->
+    OUT_OF_RANGE; fewer than 4 bytes -> INVALID_ARGS; the handle rules of
+    zx_channel_write; peer closed -> PEER_CLOSED. Then TIMED_OUT (a late reply is queued
+    normally), PEER_CLOSED, CANCELED (the calling end's last handle closed), and
+    BUFFER_TOO_SMALL when the reply exceeds `args.rd_num_bytes` / `rd_num_handles`
+    (the reply is discarded).
+    """
+    data, handles = _call(p, handle, options, deadline, args, etc=False)
+    return data, [h.value for h in handles]
+
+
+def sys_channel_call_etc(p: Process, handle: int, options: int, deadline: int, args: Any) -> tuple[bytes, list[zx.zx_handle_info_t]]:
+    """zx_channel_call_etc: zx_channel_call with zx_handle_disposition_t entries to send
+    and zx_handle_info_t records (type, rights) for the reply's handles."""
+    data, handles = _call(p, handle, options, deadline, args, etc=True)
+    return data, [zx.zx_handle_info_t(h.value, h.obj.obj_type, h.rights, 0) for h in handles]
+
+
 @hookimpl
 def register_object_types(register: Callable[[type], None]) -> None:
     register(Channel)
+
+
+@hookimpl
+def register_event_kinds(register: Callable[..., None]) -> None:
+    # A write left more than MAX_PENDING_MESSAGES unread on the end `koid`.
+    register("channel.queue_full", ("koid", "pending"))
 
 
 @hookimpl
@@ -245,6 +472,8 @@ def register_syscalls(register: Callable[..., None]) -> None:
     register("zx_channel_write_etc", sys_channel_write_etc)
     register("zx_channel_read", sys_channel_read)
     register("zx_channel_read_etc", sys_channel_read_etc)
+    register("zx_channel_call", sys_channel_call)
+    register("zx_channel_call_etc", sys_channel_call_etc)
 
 
 @hookimpl
@@ -256,6 +485,8 @@ def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
             report(f"{obj!r}: READABLE={readable} with {len(obj.messages)} messages")
         if bool(obj.signals & zx.ZX_CHANNEL_PEER_CLOSED) == (obj.peer is not None):
             report(f"{obj!r}: PEER_CLOSED does not match the peer link")
+        if obj.peer is None and obj.call_waiters:
+            report(f"{obj!r}: zx_channel_call waiters without a peer")
         for _, handles in obj.messages:
             for h in handles:
                 if h.owner is not None or not h.obj.alive:

@@ -4,6 +4,14 @@ A wait_async registration is a one-shot signal observer on the object: when a re
 signal is asserted (at once unless ZX_WAIT_ASYNC_EDGE; strobes count), it queues a
 ZX_PKT_TYPE_SIGNAL_ONE packet and goes away. Closing the handle it was made through
 removes the registration but keeps packets already queued; zx_port_cancel removes both.
+
+Limits (Zircon's kMaxAllocatedPacketCountPerPort): at most 4096 user packets
+(`MAX_USER_PACKETS`) may be pending before zx_port_queue refuses one: the refused packet is
+dropped, the caller gets ZX_ERR_SHOULD_WAIT (and Zircon's
+ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS policy exception, through
+`kernel.policy_exception(process, code)` when the kernel has one). Each pending user
+packet is charged to simulated memory (`PACKET_BYTES`) until dequeued; signal packets
+from wait_async are pre-allocated with their observer and count toward neither.
 """
 
 from __future__ import annotations
@@ -22,6 +30,12 @@ from microsim.objects.process import Process
 
 description = "ports: packet queues fed by wait_async observers and zx_port_queue"
 
+# Zircon's kMaxAllocatedPacketCountPerPort; the kernel tests "count > max" before
+# queueing, so one more than this can be pending.
+MAX_USER_PACKETS = 4096
+# Simulated-memory charge of one pending user packet (zx_port_packet_t plus list links).
+PACKET_BYTES = 64
+
 
 class Port(KernelObject):
     """A port: a FIFO of packets."""
@@ -31,23 +45,39 @@ class Port(KernelObject):
     default_rights = zx.ZX_DEFAULT_PORT_RIGHTS
     waitable = False
 
-    __slots__ = ("observers_by_key", "packets", "waiters")
+    __slots__ = ("observers_by_key", "packets", "user_packets", "waiters")
 
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(kernel)
         self.packets: deque[tuple[zx.zx_port_packet_t, _AsyncWait | None]] = deque()
         self.waiters = WaitQueue(kernel, self)
         self.observers_by_key: list[_AsyncWait] = []
+        self.user_packets = 0
 
     def queue(self, packet: zx.zx_port_packet_t, source: _AsyncWait | None = None) -> None:
-        """Queue a packet and hand it to the first waiting thread, if any."""
+        """Queue a packet and hand it to the first waiting thread, if any.
+
+        A user packet (`source` None) must have been charged with `PACKET_BYTES` first.
+        """
         self.packets.append((packet, source))
+        if source is None:
+            self.user_packets += 1
         if self.waiters and self.waiters.wake_one(self.packets[0][0]):
-            self.packets.popleft()
+            self.take()
+
+    def take(self) -> zx.zx_port_packet_t:
+        """Dequeue the first packet (a user packet gives its memory back)."""
+        packet, source = self.packets.popleft()
+        if source is None:
+            self.user_packets -= 1
+            self.kernel.mem.uncharge_bytes(PACKET_BYTES)
+        return packet
 
     def on_destroy(self) -> None:
         for obs in list(self.observers_by_key):
             obs.detach()
+        self.kernel.mem.uncharge_bytes(self.user_packets * PACKET_BYTES)
+        self.user_packets = 0
         self.packets.clear()
 
 
@@ -129,7 +159,7 @@ def sys_port_wait(p: Process, handle: int, deadline: int) -> zx.zx_port_packet_t
     pt: Port = p.obj(handle, Port, zx.ZX_RIGHT_READ)
     deadline = arg_i64(deadline)
     if pt.packets:
-        return pt.packets.popleft()[0]
+        return pt.take()
     packet: zx.zx_port_packet_t = pt.waiters.wait(
         deadline, reason=zx.ZX_THREAD_STATE_BLOCKED_PORT,
         description=lambda: f"port_wait(koid {pt.koid})")
@@ -137,14 +167,28 @@ def sys_port_wait(p: Process, handle: int, deadline: int) -> zx.zx_port_packet_t
 
 
 def sys_port_queue(p: Process, handle: int, packet: zx.zx_port_packet_t) -> None:
-    """zx_port_queue: queue a user packet (its type is forced to ZX_PKT_TYPE_USER)."""
+    """zx_port_queue: queue a user packet (its type is forced to ZX_PKT_TYPE_USER).
+
+    Limits: beyond 4096 pending user packets (Zircon's test is "more than 4096", so 4097
+    may be pending) the packet is dropped and the result is ZX_ERR_SHOULD_WAIT (with
+    Zircon's PORT_TOO_MANY_PACKETS policy exception where the kernel models it); each
+    pending user packet is charged 64 bytes of simulated memory (ZX_ERR_NO_MEMORY when
+    full). Signal packets from zx_object_wait_async count toward neither.
+    """
     pt: Port = p.obj(handle, Port, zx.ZX_RIGHT_WRITE)
     if not isinstance(packet, zx.zx_port_packet_t):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "expected a zx_port_packet_t")
     key = arg_u64(packet.key)
     user = packet.user if isinstance(packet.user, zx.zx_packet_user_t) else zx.zx_packet_user_t()
-    if p.kernel.mem.armed:
-        p.kernel.mem.alloc("packet")
+    k = p.kernel
+    if pt.user_packets > MAX_USER_PACKETS:
+        if k.trace is not None:
+            k.emit("port.queue_full", pt.koid, pt.user_packets)
+        raise_exception = getattr(k, "policy_exception", None)
+        if raise_exception is not None:
+            raise_exception(p, zx.ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS)
+        raise ZxError(zx.ZX_ERR_SHOULD_WAIT, "too many pending packets")
+    k.mem.charge_bytes(PACKET_BYTES, "packet")
     pt.queue(zx.zx_port_packet_t(key=key, type=zx.ZX_PKT_TYPE_USER, status=packet.status if type(packet.status) is int else 0, user=user))
     return None
 
@@ -160,6 +204,7 @@ def sys_port_cancel(p: Process, handle: int, source: int, key: int) -> None:
             obs.detach()
             found = True
     kept = deque(e for e in pt.packets if not (e[1] is not None and e[1].obj is src.obj and e[1].key == key))
+    # Only signal packets are removed here, so the user-packet count is unchanged.
     found = found or len(kept) != len(pt.packets)
     pt.packets = kept
     if not found:
@@ -173,9 +218,26 @@ def register_object_types(register: Callable[[type], None]) -> None:
 
 
 @hookimpl
+def register_event_kinds(register: Callable[..., None]) -> None:
+    # zx_port_queue dropped a packet: the port `koid` held `pending` user packets.
+    register("port.queue_full", ("koid", "pending"))
+
+
+@hookimpl
 def register_syscalls(register: Callable[..., None]) -> None:
     register("zx_port_create", sys_port_create)
     register("zx_object_wait_async", sys_object_wait_async)
     register("zx_port_wait", sys_port_wait)
     register("zx_port_queue", sys_port_queue)
     register("zx_port_cancel", sys_port_cancel)
+
+
+@hookimpl
+def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
+    for obj in kernel.live_objects("port"):
+        assert isinstance(obj, Port)
+        users = sum(1 for _, src in obj.packets if src is None)
+        if users != obj.user_packets:
+            report(f"{obj!r}: {users} user packets queued, {obj.user_packets} counted")
+    if kernel.mem.bytes_used < 0:
+        report(f"simulated memory: {kernel.mem.bytes_used} bytes charged")

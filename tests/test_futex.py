@@ -1,0 +1,252 @@
+"""Futexes on simulated memory (Zircon's futex core-tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from microsim import ZxError, zx
+from microsim.errors import Deadlock
+from microsim.kernel import Kernel
+from microsim.objects.process import Process
+from microsim.objects.thread import Thread
+
+INF = zx.ZX_TIME_INFINITE
+RW = zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE
+
+
+def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
+    with pytest.raises(ZxError) as e:
+        fn(*args)
+    return e.value.status
+
+
+@pytest.fixture
+def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
+    return make_kernel(plugins=["futex", "vmo", "event"]).create_process("futex")
+
+
+def mem(p: Process) -> int:
+    vmo = p.zx.vmo_create(zx.ZX_PAGE_SIZE, 0)
+    return p.zx.vmar_map(p.root_vmar_handle, RW, 0, vmo, 0, zx.ZX_PAGE_SIZE)  # type: ignore[no-any-return]
+
+
+def store(p: Process, addr: int, value: int) -> None:
+    p.write_memory(addr, value.to_bytes(4, "little", signed=True))
+
+
+def thread(p: Process, fn: Callable[[], object], name: str = "t") -> tuple[Thread, int]:
+    k: Kernel = p.kernel
+    t = k.create_thread(p, fn, name=name)
+    return t, k.new_handle(p, t, zx.ZX_DEFAULT_THREAD_RIGHTS)
+
+
+def test_wait_checks_in_order(p: Process) -> None:
+    addr = mem(p)
+    store(p, addr, 5)
+    assert status(p.zx.futex_wait, 0, 5, 0, INF) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.futex_wait, addr + 2, 5, 0, INF) == zx.ZX_ERR_INVALID_ARGS
+    # Mismatch beats a bad owner handle and the timeout.
+    assert status(p.zx.futex_wait, addr, 6, 0x999, 0) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.futex_wait, addr, 5, 0x999, 0) == zx.ZX_ERR_BAD_HANDLE
+    e = p.zx.event_create(0)
+    assert status(p.zx.futex_wait, addr, 5, e, 0) == zx.ZX_ERR_WRONG_TYPE
+    other = p.kernel.create_process("other")
+    thread(other, lambda: None)
+    h_foreign = p.kernel.new_handle(p, other.threads[0], zx.ZX_DEFAULT_THREAD_RIGHTS)
+    assert status(p.zx.futex_wait, addr, 5, h_foreign, 0) == zx.ZX_ERR_INVALID_ARGS
+    # Unmapped memory.
+    assert status(p.zx.futex_wait, 0x1000, 5, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    # Deadline already past.
+    assert status(p.zx.futex_wait, addr, 5, 0, 0) == zx.ZX_ERR_TIMED_OUT
+    assert status(p.zx.futex_wait, addr, -1 & 0xFFFFFFFF, 0, 0) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.futex_wait, addr, 1 << 32, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert p.zx.futex_get_owner(addr) == 0
+
+
+def test_wait_timeout_and_negative_values(p: Process) -> None:
+    addr = mem(p)
+    store(p, addr, -7)
+    start = p.kernel.now
+    assert status(p.zx.futex_wait, addr, -7 & 0xFFFFFFFF, 0, start + 100_000) == zx.ZX_ERR_TIMED_OUT
+    assert p.kernel.now >= start + 100_000
+    assert status(p.zx.futex_wait, addr, -7, 0, p.kernel.now + 10) == zx.ZX_ERR_TIMED_OUT
+
+
+def test_wake_fifo_and_counts(p: Process) -> None:
+    addr = mem(p)
+    order: list[int] = []
+    for i in range(4):
+        thread(p, lambda i=i: (p.zx.futex_wait(addr, 0, 0, INF), order.append(i)))  # type: ignore[misc]
+
+    def waker() -> None:
+        while sum(1 for t in p.threads if t.state == "blocked") < 4:
+            p.zx.nanosleep(p.zx.deadline_after(100_000))
+        p.zx.futex_wake(addr, 0)  # wakes nobody
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        order.append(-1)
+        p.zx.futex_wake(addr, 1)
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        p.zx.futex_wake(addr, 0xFFFFFFFF)
+
+    thread(p, waker)
+    p.kernel.run()
+    assert order[0] == -1 and order[1:2] == [order[1]] and sorted(order[1:]) == [0, 1, 2, 3]
+    assert len(order) == 5
+
+
+def test_owner_assignment_and_release(p: Process) -> None:
+    addr = mem(p)
+    seen: list[object] = []
+    t_owner, h_owner = thread(p, lambda: p.zx.nanosleep(p.zx.deadline_after(10**7)), "owner")
+
+    def waiter() -> None:
+        p.zx.futex_wait(addr, 0, h_owner, INF)
+
+    def checker() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        seen.append(p.zx.futex_get_owner(addr) == t_owner.koid)
+        p.zx.futex_wake(addr, 1)
+        seen.append(p.zx.futex_get_owner(addr))
+
+    thread(p, waiter, "w1")
+    thread(p, checker, "checker")
+    p.kernel.run()
+    assert seen == [True, 0]
+
+
+def test_owner_is_caller_or_a_waiter(p: Process) -> None:
+    addr = mem(p)
+    res: list[int] = []
+    me: list[int] = []
+
+    def self_owner() -> None:
+        res.append(status(p.zx.futex_wait, addr, 0, me[0], INF))
+
+    _t, h = thread(p, self_owner)
+    me.append(h)
+    _waiter_t, waiter_h = thread(p, lambda: p.zx.futex_wait(addr, 0, 0, INF))
+
+    def second() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        res.append(status(p.zx.futex_wait, addr, 0, waiter_h, INF))  # owner already waits here
+        p.zx.futex_wake(addr, 0xFFFFFFFF)
+
+    thread(p, second)
+    p.kernel.run()
+    assert res == [zx.ZX_ERR_INVALID_ARGS, zx.ZX_ERR_INVALID_ARGS]
+
+
+def test_wake_single_owner(p: Process) -> None:
+    addr = mem(p)
+    woke: list[str] = []
+    owners: list[int] = []
+    ts = {}
+    for name in ("a", "b"):
+        ts[name], _ = thread(p, lambda n=name: (p.zx.futex_wait(addr, 0, 0, INF), woke.append(n)), name)  # type: ignore[misc]
+
+    def waker() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        p.zx.futex_wake_single_owner(addr)
+        owners.append(p.zx.futex_get_owner(addr))
+        p.zx.futex_wake_single_owner(addr)
+        owners.append(p.zx.futex_get_owner(addr))  # no waiter left: no owner
+
+    thread(p, waker)
+    p.kernel.run()
+    assert owners[0] in (ts["a"].koid, ts["b"].koid) and owners[1] == 0
+    assert sorted(woke) == ["a", "b"]
+
+
+def test_requeue(p: Process) -> None:
+    base = mem(p)
+    a, b = base, base + 4
+    woke: list[int] = []
+    got: list[object] = []
+    for i in range(3):
+        thread(p, lambda i=i: (p.zx.futex_wait(a, 0, 0, INF), woke.append(i)))  # type: ignore[misc]
+    t_owner, h_owner = thread(p, lambda: p.zx.nanosleep(p.zx.deadline_after(10**7)), "owner")
+
+    def mover() -> None:
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        got.append(status(p.zx.futex_requeue, a, 1, 0, a, 1, 0))  # same address
+        got.append(status(p.zx.futex_requeue, a, 1, 0, b + 1, 1, 0))  # misaligned
+        got.append(status(p.zx.futex_requeue, a, 1, 9, b, 1, 0x999))  # mismatch first
+        got.append(status(p.zx.futex_requeue, a, 1, 0, b, 1, 0x999))
+        p.zx.futex_requeue(a, 1, 0, b, 1, h_owner)
+        got.append(len(woke))
+        got.append(p.zx.futex_get_owner(b) == t_owner.koid)
+        p.zx.futex_wake(a, 0xFFFFFFFF)  # the one left on a
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        got.append(len(woke))
+        p.zx.futex_wake(b, 0xFFFFFFFF)
+
+    thread(p, mover)
+    p.kernel.run()
+    assert got == [zx.ZX_ERR_INVALID_ARGS, zx.ZX_ERR_INVALID_ARGS, zx.ZX_ERR_BAD_STATE,
+                   zx.ZX_ERR_BAD_HANDLE, 0, True, 2]
+    assert sorted(woke) == [0, 1, 2]
+
+
+def test_requeued_waiter_times_out_from_the_new_futex(p: Process) -> None:
+    base = mem(p)
+    a, b = base, base + 8
+    res: list[int] = []
+    thread(p, lambda: res.append(status(p.zx.futex_wait, a, 0, 0, p.zx.deadline_after(50_000))))
+
+    def mover() -> None:
+        p.zx.futex_requeue_single_owner(a, 0, b, 1, 0)
+        p.zx.nanosleep(p.zx.deadline_after(100_000))
+        res.append(p.zx.futex_get_owner(b))
+
+    thread(p, mover)
+    p.kernel.run()
+    assert res[0] in (zx.ZX_ERR_TIMED_OUT, zx.ZX_OK) and res[-1] == 0
+    assert not p.kernel.futex_contexts.get(p.koid, None) or not p.kernel.futex_contexts[p.koid].futexes  # type: ignore[attr-defined]
+
+
+def test_futex_wait_in_deadlock_report(p: Process) -> None:
+    addr = mem(p)
+    thread(p, lambda: p.zx.futex_wait(addr, 0, 0, INF))
+    with pytest.raises(Deadlock) as err:
+        p.kernel.run()
+    assert f"futex_wait(addr {addr:#x})" in str(err.value)
+
+
+def test_bad_arguments(p: Process) -> None:
+    addr = mem(p)
+    assert status(p.zx.futex_wake, addr + 1, 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.futex_wake, addr, -1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.futex_wake_single_owner, None) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.futex_get_owner, 3) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.futex_requeue_single_owner, addr, 0, 0, 1, 0) == zx.ZX_ERR_INVALID_ARGS
+    p.zx.futex_wake(addr, 5)  # nobody waiting: OK
+    assert p.zx.futex_get_owner(addr) == 0
+
+
+def test_futex_mutex_example_never_loses_an_increment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from microsim import trace
+    from microsim.runner import run_program
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "futex_mutex.py"
+    waits = 0
+    for seed in range(4):
+        path = tmp_path / f"s{seed}.jsonl"
+        r = run_program(example, seed=seed, trace=str(path), args=["15"])
+        assert r.ok, r.error
+        waits += sum(1 for _, rec in trace.records(str(path))
+                     if rec["kind"] == "syscall" and rec["name"] == "zx_futex_wait" and rec["status"] == 0)
+    assert waits > 0  # the lock was contended and threads slept on the futex
+
+
+def test_process_exit_drops_its_futexes(p: Process) -> None:
+    k = p.kernel
+    addr = mem(p)
+    thread(p, lambda: p.zx.futex_wait(addr, 0, 0, INF))
+    thread(p, lambda: (p.zx.nanosleep(p.zx.deadline_after(100_000)), p.zx.process_exit(3)))
+    k.run()
+    assert p.exited and p.exit_code == 3
+    assert p.koid not in k.futex_contexts  # type: ignore[attr-defined]
