@@ -306,3 +306,69 @@ def test_runaway_commit_is_no_memory_not_a_hang(make_kernel) -> None:  # type: i
     v = p.zx.vmo_create(0, zx.ZX_VMO_UNBOUNDED)
     assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_COMMIT, 0, 2**50) == zx.ZX_ERR_NO_MEMORY
     assert p.kernel.mem.pages_used == 0
+
+
+# --------------------------------------------------------------------------- large reads
+def test_huge_read_is_refused_before_building_a_buffer(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["vmo"])  # default simulated memory: 1 GiB
+    p = k.create_process("huge")
+    v = p.zx.vmo_create(2**40, 0)
+    p.zx.vmo_write(v, b"data", 2**32)
+    tracemalloc.start()
+    assert status(p.zx.vmo_read, v, 0, 2**33) == zx.ZX_ERR_NO_MEMORY
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    # Bounds still come first; a read the memory can hold works.
+    assert status(p.zx.vmo_read, v, 2**40 - 1, 2**33) == zx.ZX_ERR_OUT_OF_RANGE
+    assert p.zx.vmo_read(v, 2**32 - 2, 8) == b"\0\0data\0\0"
+
+
+def test_read_longer_than_an_address_space(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["vmo"], memory=None)
+    p = k.create_process("aspace")
+    v = p.zx.vmo_create(0, zx.ZX_VMO_UNBOUNDED)
+    assert status(p.zx.vmo_read, v, 0, 2**48) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_large_sparse_read_copies_only_present_pages(p: Process) -> None:
+    v = p.zx.vmo_create(64 * 2**20, 0)
+    for i in (0, 1000, 16382):
+        p.zx.vmo_write(v, b"%05d" % i, i * P + P - 2)
+    data = p.zx.vmo_read(v, 0, 64 * 2**20)
+    assert len(data) == 64 * 2**20
+    assert data[P - 2 : P + 3] == b"00000"
+    assert data[1000 * P + P - 2 : 1000 * P + P + 3] == b"01000"
+    assert data[-P - 2 : -P + 3] == b"16382"
+    assert data.count(0) == len(data) - 15
+
+
+def test_process_read_memory_of_huge_mapping(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    from microsim.errors import MemoryFault
+    from microsim.objects import vmar
+
+    k = make_kernel(plugins=["vmo"])
+    p = k.create_process("mapped")
+    v = p.zx.vmo_create(2**34, 0)
+    addr = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE, 0, v, 0, 2**34)
+    p.write_memory(addr + 2**33, b"hi")
+    assert p.read_memory(addr + 2**33 - 1, 4) == b"\0hi\0"
+    tracemalloc.start()
+    assert status(p.read_memory, addr, 2**33) == zx.ZX_ERR_NO_MEMORY
+    assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    tracemalloc.stop()
+    with pytest.raises(MemoryFault):  # a fault is reported before the size
+        p.read_memory(addr, 2**35)
+    # The debugger path (zx_process_read_memory's core): one mapping, trimmed, 64 MiB cap.
+    assert vmar.debug_read_memory(p, addr + 2**33, 2) == b"hi"
+    assert status(vmar.debug_read_memory, p, addr, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(vmar.debug_read_memory, p, addr, vmar.MAX_DEBUG_BLOCK + 1) == zx.ZX_ERR_INVALID_ARGS
+    assert len(vmar.debug_read_memory(p, addr + 2**34 - 3, 100)) == 3
+    assert status(vmar.debug_read_memory, p, addr + 2**34, 1) == zx.ZX_ERR_NOT_FOUND
+    assert status(vmar.debug_read_memory, p, "x", 1) == zx.ZX_ERR_INVALID_ARGS
+    assert vmar.debug_write_memory(p, addr + 2**34 - 2, b"abcd") == 2
+    assert p.read_memory(addr + 2**34 - 2, 2) == b"ab"
+    assert status(vmar.debug_write_memory, p, addr, b"") == zx.ZX_ERR_INVALID_ARGS
+    small = p.zx.vmo_create(P, 0)
+    a2 = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, small, 0, 2 * P)
+    assert status(vmar.debug_read_memory, p, a2 + P, 1) == zx.ZX_ERR_OUT_OF_RANGE

@@ -561,10 +561,41 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
         pos += count
 
 
+#: zx_process_read_memory / write_memory move at most this much per call (Zircon's
+#: kMaxDebugReadBlock / kMaxDebugWriteBlock in syscalls/process.cc); larger is INVALID_ARGS.
+MAX_DEBUG_BLOCK = 64 * 1024 * 1024
+
+
+def check_user_buffer(kernel: Kernel, length: int) -> None:
+    """Refuse a user output buffer of `length` bytes that the simulated process could not hold.
+
+    Checked before the kernel builds any output on the host. Zircon copies a read into a
+    user buffer; a buffer cannot be larger than a user address space (no such pointer
+    range exists: the copy fails, ZX_ERR_INVALID_ARGS, as for any invalid buffer), and its
+    pages must be backed by memory (a buffer larger than the whole simulated memory --
+    `Kernel(memory=...)` -- can never be faulted in: ZX_ERR_NO_MEMORY). Smaller buffers are
+    taken to exist already in the caller's address space and cost nothing here.
+    """
+    if length > USER_ASPACE_SIZE:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"a {length}-byte buffer exceeds a user address space")
+    mem = kernel.mem
+    if mem.size is not None and length > mem.size:
+        raise ZxError(zx.ZX_ERR_NO_MEMORY, f"a {length}-byte buffer exceeds the simulated memory")
+
+
 def read_memory(process: Process, addr: int, length: int) -> bytes:
-    """Read [addr, addr+length) of the process's address space through its mappings."""
+    """Read [addr, addr+length) of the process's address space through its mappings.
+
+    Faults (MemoryFault) are found before any byte is copied; then a length the process
+    could not hold as a buffer is ZxError (see `check_user_buffer`); then one buffer is built.
+    """
     pieces = list(_access(process, addr, length, zx.ZX_VM_PERM_READ, "read"))
-    return b"".join(m.obj.read_bytes(off, n) for m, off, n in pieces)
+    if len(pieces) == 1:
+        m, off, n = pieces[0]
+        check_user_buffer(process.kernel, n)
+        return m.obj.read_bytes(off, n)
+    check_user_buffer(process.kernel, length)
+    return b"".join([m.obj.read_bytes(off, n) for m, off, n in pieces])
 
 
 def write_memory(process: Process, addr: int, data: bytes) -> None:
@@ -575,6 +606,54 @@ def write_memory(process: Process, addr: int, data: bytes) -> None:
     for m, off, n in pieces:
         m.obj.write_bytes(off, data[pos : pos + n])
         pos += n
+
+
+def _debug_mapping(process: Process, addr: int, length: int) -> tuple[Mapping, int, int]:
+    """The mapping a debugger access at `addr` goes through, its object offset, and the
+    length trimmed to the mapping and to the object (Zircon's TrimLength)."""
+    if process.exited or process.root_vmar is None:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has no address space")
+    m = process.root_vmar.find_mapping(addr)
+    if m is None:
+        raise ZxError(zx.ZX_ERR_NOT_FOUND, f"nothing is mapped at {addr:#x}")
+    off = m.offset + (addr - m.base)
+    n = min(length, m.end - addr, max(0, m.obj.mappable_size() - off))
+    if n == 0:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the address is past the end of the mapped object")
+    return m, off, n
+
+
+def debug_read_memory(process: Process, addr: int, length: int) -> bytes:
+    """What zx_process_read_memory reads after its handle checks (Zircon's process.cc).
+
+    `length` must be 1..MAX_DEBUG_BLOCK (INVALID_ARGS). The read goes through the single
+    mapping at `addr`, ignoring its permissions, and stops at the mapping's end or the
+    object's end: it may be short. NOT_FOUND if nothing is mapped at `addr` (a sub-VMAR
+    or a hole), OUT_OF_RANGE if the mapping is past the object's end, BAD_STATE if the
+    process has no address space.
+    """
+    addr = arg_size(addr)
+    length = arg_size(length)
+    if length == 0 or length > MAX_DEBUG_BLOCK:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"length must be 1..{MAX_DEBUG_BLOCK}")
+    m, off, n = _debug_mapping(process, addr, length)
+    return m.obj.read_bytes(off, n)
+
+
+def debug_write_memory(process: Process, addr: int, data: bytes) -> int:
+    """What zx_process_write_memory writes after its handle checks; returns bytes written.
+
+    Same rules as `debug_read_memory` (the data's length is the length).
+    """
+    addr = arg_size(addr)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "expected a bytes-like buffer")
+    data = bytes(data)
+    if len(data) == 0 or len(data) > MAX_DEBUG_BLOCK:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"length must be 1..{MAX_DEBUG_BLOCK}")
+    m, off, n = _debug_mapping(process, addr, len(data))
+    m.obj.write_bytes(off, data[:n])
+    return n
 
 
 # --------------------------------------------------------------------------- syscalls

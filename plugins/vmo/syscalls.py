@@ -11,6 +11,7 @@ from microsim.core.handle import Handle
 from microsim.core.syscall import arg_bytes, arg_size, arg_u32
 from microsim.errors import ZxError
 from microsim.objects.process import Process
+from microsim.objects.vmar import check_user_buffer
 
 _INVALID = zx.ZX_ERR_INVALID_ARGS
 
@@ -38,11 +39,18 @@ def sys_vmo_create(p: Process, size: int, options: int) -> int:
 
 
 def sys_vmo_read(p: Process, handle: int, offset: int, length: int) -> bytes:
-    """zx_vmo_read: `length` bytes at `offset` (ZX_RIGHT_READ; bounds are the VMO size)."""
+    """zx_vmo_read: `length` bytes at `offset` (ZX_RIGHT_READ; bounds are the VMO size).
+
+    After the bounds check (OUT_OF_RANGE), the output buffer must be one the process could
+    hold: longer than a user address space is INVALID_ARGS, more than the whole simulated
+    memory is NO_MEMORY (the user buffer's pages could never be faulted in). Nothing is built
+    on the host before these checks.
+    """
     vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_READ)
     offset = arg_size(offset)
     length = arg_size(length)
     _check_range(vmo, offset, length)
+    check_user_buffer(p.kernel, length)
     return vmo.read(offset, length)
 
 

@@ -86,17 +86,26 @@ class PageStore:
         return len(keys)
 
     def read(self, offset: int, length: int) -> bytes:
-        """Bytes [offset, offset+length) of the store (absent pages read as zeros)."""
-        out = bytearray()
-        pos = offset
-        end = offset + length
+        """Bytes [offset, offset+length) of the store (absent pages read as zeros).
+
+        One output buffer is allocated (zero-filled) and only the pages present in the
+        range are copied into it, so a large read of sparse memory costs the pages held,
+        not one Python step per page.
+        """
+        if length <= 0:
+            return b""
+        first, within = divmod(offset, PAGE)
         pages = self.pages
-        while pos < end:
-            i, within = divmod(pos, PAGE)
-            n = min(PAGE - within, end - pos)
-            page = pages.get(i)
-            out += page[within : within + n] if page is not None else _ZERO_PAGE[:n]
-            pos += n
+        if within + length <= PAGE:  # fast path: one page
+            page = pages.get(first)
+            return bytes(page[within : within + length]) if page is not None else bytes(length)
+        end = offset + length
+        out = bytearray(length)
+        for i in pages.irange(first, (end - 1) // PAGE):
+            start = i * PAGE
+            lo = offset if offset > start else start
+            hi = end if end < start + PAGE else start + PAGE
+            out[lo - offset : hi - offset] = pages[i][lo - start : hi - start]
         return bytes(out)
 
     def write(self, offset: int, data: bytes) -> None:
