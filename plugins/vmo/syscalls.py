@@ -136,16 +136,15 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
             raise ZxError(_INVALID, "a cache op needs a non-zero size")
         if op == zx.ZX_VMO_OP_CACHE_INVALIDATE:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
+    if op == zx.ZX_VMO_OP_DECOMMIT:
+        n = vmo.check_decommit(offset, size)
+        if n:
+            vmo.decommit(offset, n)
+        return None
     if offset + size > vmo.size:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
     if op == zx.ZX_VMO_OP_COMMIT:
         vmo.commit(offset, size)
-    elif op == zx.ZX_VMO_OP_DECOMMIT:
-        if offset % zx.ZX_PAGE_SIZE or size % zx.ZX_PAGE_SIZE:
-            raise ZxError(_INVALID, "DECOMMIT needs a page-aligned range")
-        if vmo.kind not in ("root", "slice") or any(c.kind != "slice" for c in vmo.children):
-            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "DECOMMIT on a VMO with non-slice children")
-        vmo.decommit(offset, size)
     elif op == zx.ZX_VMO_OP_ZERO:
         if vmo.immutable:
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED)

@@ -394,6 +394,79 @@ class Vmo(MappableObject):
         if length:
             self.store.drop((self.base + offset) // PAGE, (self.base + offset + length - 1) // PAGE)
 
+    # ------------------------------------------------------------------ range ops
+    def _cow_root(self) -> Vmo:
+        """The VMO whose pages this one shows: through references and slices (Zircon's
+        references share their parent's VmCowPages; slices forward to their parent)."""
+        v = self
+        while v.kind in ("reference", "slice") and v.parent is not None:
+            v = v.parent
+        return v
+
+    def decommit_supported(self) -> bool:
+        """Whether DECOMMIT is possible: the pages belong to a VMO from zx_vmo_create
+        (reached through references and slices) that has no copy-on-write child
+        anywhere under it (a snapshot child gives it a hidden COW parent in Zircon)."""
+        root = self._cow_root()
+        if root.kind != "root":
+            return False
+        stack = [root]
+        while stack:
+            v = stack.pop()
+            for c in v.children:
+                if c.kind == "snapshot":
+                    return False
+                stack.append(c)
+        return True
+
+    def check_decommit(self, offset: int, size: int) -> int:
+        """DECOMMIT's checks in Zircon's order (VmCowPages::DecommitRangeLocked); returns
+        the length trimmed to the VMO. OUT_OF_RANGE: `offset` past the size; a range that
+        trims to nothing is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
+        unaligned; BAD_STATE: pinned pages."""
+        if offset > self.size:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "offset beyond the VMO")
+        n = min(size, self.size - offset)
+        if n == 0:
+            return 0
+        if not self.decommit_supported():
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "DECOMMIT needs a VMO without copy-on-write children")
+        if offset % PAGE or size % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "DECOMMIT needs a page-aligned range")
+        if self.pin_count:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages cannot be decommitted")
+        return n
+
+    def stream_size(self) -> int | None:
+        """The stream (content) size; None for memory without one (IOB regions)."""
+        return self.content.value if self.has_stream_size else None
+
+    def check_range_op(self, op: int, offset: int, size: int) -> int:
+        """A VMAR range op's checks on this VMO (see MappableObject); pages it commits."""
+        if op == zx.ZX_VMAR_OP_MAP_RANGE:
+            return 0
+        if op == zx.ZX_VMAR_OP_DECOMMIT:
+            self.check_decommit(offset, size)
+            return 0
+        if offset + size > self.size:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "range beyond the VMO")
+        if op == zx.ZX_VMAR_OP_COMMIT and size:
+            return self.store.missing((self.base + offset) // PAGE, (self.base + offset + size - 1) // PAGE)
+        if op == zx.ZX_VMAR_OP_ZERO and self.immutable:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "immutable VMO")
+        return 0
+
+    def apply_range_op(self, op: int, offset: int, size: int) -> None:
+        """Do a VMAR range op `check_range_op` accepted."""
+        if op == zx.ZX_VMAR_OP_COMMIT:
+            self.commit(offset, size)
+        elif op == zx.ZX_VMAR_OP_DECOMMIT:
+            n = min(size, self.size - offset)
+            if n:
+                self.store.drop((self.base + offset) // PAGE, (self.base + offset + n - 1) // PAGE)
+        elif op == zx.ZX_VMAR_OP_ZERO:
+            self.store.zero(self.base + offset, size)
+
     def pin(self) -> None:
         """Pin the VMO's pages (they cannot be decommitted or truncated)."""
         self.pin_count += 1
