@@ -372,3 +372,65 @@ def test_process_read_memory_of_huge_mapping(make_kernel) -> None:  # type: igno
     small = p.zx.vmo_create(P, 0)
     a2 = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, small, 0, 2 * P)
     assert status(vmar.debug_read_memory, p, a2 + P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+
+
+# --------------------------------------------------------------------------- child rules
+def test_slice_checks_range_before_resizability(p: Process) -> None:
+    SLICE = zx.ZX_VMO_CHILD_SLICE
+    rv = p.zx.vmo_create(2 * P, zx.ZX_VMO_RESIZABLE)
+    assert status(p.zx.vmo_create_child, rv, SLICE, 1, P) == zx.ZX_ERR_INVALID_ARGS  # unaligned
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, 3 * P) == zx.ZX_ERR_INVALID_ARGS  # beyond
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    v = p.zx.vmo_create(2 * P, 0)
+    rref = p.zx.vmo_create_child(rv, zx.ZX_VMO_CHILD_REFERENCE | zx.ZX_VMO_CHILD_RESIZABLE, 0, 0)
+    assert status(p.zx.vmo_create_child, rref, SLICE, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    s = p.zx.vmo_create_child(v, SLICE, P, P)
+    assert p.zx.vmo_get_size(s) == P
+
+
+def test_reference_rules(p: Process) -> None:
+    REF, RES = zx.ZX_VMO_CHILD_REFERENCE, zx.ZX_VMO_CHILD_RESIZABLE
+    v = p.zx.vmo_create(2 * P, 0)
+    assert status(p.zx.vmo_create_child, v, REF, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, v, REF | RES, 0, 0) == zx.ZX_ERR_NOT_SUPPORTED
+    s = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SLICE, 0, P)
+    assert status(p.zx.vmo_create_child, s, REF, 0, 0) == zx.ZX_ERR_NOT_SUPPORTED
+    ref = p.zx.vmo_create_child(v, REF, 0, 0)
+    assert status(p.zx.vmo_set_size, ref, P) == zx.ZX_ERR_UNAVAILABLE
+    # A resizable VMO: a RESIZABLE reference resizes the shared pages; a plain one cannot.
+    rv = p.zx.vmo_create(2 * P, zx.ZX_VMO_RESIZABLE)
+    rref = p.zx.vmo_create_child(rv, REF | RES, 0, 0)
+    fixed = p.zx.vmo_create_child(rv, REF, 0, 0)
+    rights = p.zx.object_get_info(fixed, zx.ZX_INFO_HANDLE_BASIC).rights
+    assert not rights & zx.ZX_RIGHT_RESIZE
+    assert status(p.zx.vmo_set_size, fixed, P) == zx.ZX_ERR_UNAVAILABLE
+    p.zx.vmo_write(rv, b"x" * 2 * P, 0)
+    p.zx.vmo_set_size(rref, P + 5)
+    for h in (rv, rref, fixed):
+        assert p.zx.vmo_get_size(h) == 2 * P
+        assert p.zx.object_get_property(h, zx.ZX_PROP_VMO_CONTENT_SIZE) == P + 5
+    assert p.zx.vmo_read(rv, P + 4, 2) == b"x\0"
+    p.zx.vmo_set_size(rref, P)
+    assert p.zx.vmo_get_size(fixed) == P
+
+
+def test_decommit_through_and_under_references(p: Process) -> None:
+    DECOMMIT = zx.ZX_VMO_OP_DECOMMIT
+    v = p.zx.vmo_create(4 * P, 0)
+    ref = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    p.zx.vmo_write(v, b"a" * 4 * P, 0)
+    p.zx.vmo_op_range(ref, DECOMMIT, 0, P)  # through the reference: the shared pages
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 3 * P
+    p.zx.vmo_op_range(v, DECOMMIT, P, P)  # the parent of a reference
+    assert p.zx.vmo_read(ref, 0, 2 * P) == bytes(2 * P)
+    # Order: offset past the size, then support, then alignment; the length is trimmed.
+    assert status(p.zx.vmo_op_range, ref, DECOMMIT, 5 * P, P) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_op_range(ref, DECOMMIT, 2 * P, 8 * P)
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 0
+    p.zx.vmo_op_range(ref, DECOMMIT, 4 * P, 1)  # trims to nothing: OK even unaligned
+    assert status(p.zx.vmo_op_range, ref, DECOMMIT, 1, P) == zx.ZX_ERR_INVALID_ARGS
+    snap = p.zx.vmo_create_child(ref, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)  # a COW child under v
+    for h in (v, ref, snap):
+        assert status(p.zx.vmo_op_range, h, DECOMMIT, 1, P) == zx.ZX_ERR_NOT_SUPPORTED
+    p.zx.handle_close(snap)
+    p.zx.vmo_op_range(v, DECOMMIT, 0, P)

@@ -255,12 +255,13 @@ class Vmo(MappableObject):
         if options & zx.ZX_VMO_CHILD_SLICE:
             if options & ~zx.ZX_VMO_CHILD_SLICE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "SLICE takes no other option")
-            if self.size_owner.resizable:
-                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
+            # VmObjectPaged::CreateChildSlice: alignment, containment, then resizability.
             if offset % PAGE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice offset is not page-aligned")
             if offset + rounded > self.size:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice beyond the parent")
+            if self.size_owner.resizable or self.resizable:
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base + offset, rounded, ContentSize(size))
@@ -268,8 +269,13 @@ class Vmo(MappableObject):
         elif options & zx.ZX_VMO_CHILD_REFERENCE:
             if options & ~(zx.ZX_VMO_CHILD_REFERENCE | zx.ZX_VMO_CHILD_RESIZABLE):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "REFERENCE takes only RESIZABLE")
+            # VmObjectPaged::CreateChildReference's order.
             if offset != 0 or size != 0:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a reference covers the whole VMO")
+            if self.kind == "slice":
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "reference of a slice")
+            if resizable and not self.resizable:
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "RESIZABLE reference of a non-resizable VMO")
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base, 0, self.content)
