@@ -434,3 +434,58 @@ def test_decommit_through_and_under_references(p: Process) -> None:
         assert status(p.zx.vmo_op_range, h, DECOMMIT, 1, P) == zx.ZX_ERR_NOT_SUPPORTED
     p.zx.handle_close(snap)
     p.zx.vmo_op_range(v, DECOMMIT, 0, P)
+
+
+# --------------------------------------------------------------------------- stream size
+def test_stream_size_syscalls(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P + 10, 0)
+    assert p.zx.vmo_get_stream_size(v) == 2 * P + 10
+    assert p.zx.vmo_get_stream_size(p.zx.handle_duplicate(v, 0)) == 2 * P + 10  # no rights
+    p.zx.vmo_write(v, b"y" * 3 * P, 0)
+    p.zx.vmo_set_stream_size(v, 100)
+    assert p.zx.vmo_get_stream_size(v) == 100
+    assert p.zx.object_get_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE) == 100
+    assert p.zx.vmo_read(v, 99, 2) == b"y\0"  # zeroed from the new size to the end
+    assert p.zx.vmo_get_size(v) == 3 * P  # not resized
+    p.zx.vmo_write(v, b"z", 200)
+    p.zx.vmo_set_stream_size(v, 100)  # same size: nothing is zeroed
+    assert p.zx.vmo_read(v, 200, 1) == b"z"
+    p.zx.vmo_set_stream_size(v, 300)  # growing zeroes from the old size
+    assert p.zx.vmo_read(v, 200, 1) == b"\0"
+    ro = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_set_stream_size, ro, 1) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.vmo_set_stream_size, v, 3 * P + 1) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_set_stream_size, v, -1) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_set_stream_size, v, "1") == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_set_stream_size, p.self_handle, 1) == zx.ZX_ERR_WRONG_TYPE
+    assert status(p.zx.vmo_get_stream_size, p.self_handle) == zx.ZX_ERR_WRONG_TYPE
+    assert p.zx.vmo_get_stream_size(v) == 300
+    ref = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    p.zx.vmo_set_stream_size(ref, 5)  # shared with the parent
+    assert p.zx.vmo_get_stream_size(v) == 5
+
+
+def test_fault_beyond_stream_size_mappings(p: Process) -> None:
+    from microsim import MemoryFault
+
+    v = p.zx.vmo_create(4 * P, 0)
+    p.zx.vmo_set_stream_size(v, P + 1)
+    flags = zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE | zx.ZX_VM_ALLOW_FAULTS
+    fb = flags | zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE
+    assert status(p.zx.vmar_map, p.root_vmar_handle, fb & ~zx.ZX_VM_ALLOW_FAULTS, 0, v, 0, 4 * P) \
+        == zx.ZX_ERR_INVALID_ARGS
+    addr = p.zx.vmar_map(p.root_vmar_handle, fb, 0, v, 0, 4 * P)
+    plain = p.zx.vmar_map(p.root_vmar_handle, flags, 0, v, 0, 4 * P)
+    p.write_memory(addr + 2 * P - 1, b"k")  # inside the page holding the stream end
+    with pytest.raises(MemoryFault) as e:
+        p.write_memory(addr + 2 * P - 1, b"kk")
+    assert e.value.address == addr + 2 * P and e.value.status == zx.ZX_ERR_OUT_OF_RANGE
+    assert p.read_memory(plain + 3 * P, 1) == b"\0"  # a plain mapping does not care
+    p.zx.vmo_set_stream_size(v, 4 * P)
+    assert p.read_memory(addr + 3 * P, 1) == b"\0"
+    # zx_vmar_op_range refuses ranges passing the (unrounded) stream size on such mappings.
+    p.zx.vmo_set_stream_size(v, P + 1)
+    op = p.zx.vmar_op_range
+    assert status(op, p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, addr, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    op(p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, addr, P)
+    op(p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, plain, 4 * P)

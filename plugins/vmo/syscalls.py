@@ -86,6 +86,35 @@ def sys_vmo_set_size(p: Process, handle: int, size: int) -> None:
     return None
 
 
+def sys_vmo_get_stream_size(p: Process, handle: int) -> int:
+    """zx_vmo_get_stream_size: the stream (content) size; no rights needed. Memory that is
+    not stream-compatible (IOB regions) reports 0."""
+    vmo: Vmo = p.obj(handle, Vmo, 0)
+    size = vmo.stream_size()
+    return 0 if size is None else size
+
+
+def sys_vmo_set_stream_size(p: Process, handle: int, size: int) -> None:
+    """zx_vmo_set_stream_size: set the stream size (ZX_RIGHT_WRITE). Does not resize the
+    VMO: a size beyond the VMO's is OUT_OF_RANGE; NOT_SUPPORTED for memory without a stream
+    size. The same size is a no-op; otherwise the bytes from min(old, new) to the end of the
+    VMO are zeroed (VmObjectDispatcher::SetStreamSize)."""
+    vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_WRITE)
+    size = arg_size(size)
+    old = vmo.stream_size()
+    if old is None:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the VMO has no stream size")
+    if size == old:
+        return None
+    if size > vmo.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"stream size {size} is beyond the VMO's {vmo.size} bytes")
+    start = min(size, old)
+    if start < vmo.size:
+        vmo.store.zero(vmo.base + start, vmo.size - start)
+    vmo.content.value = size
+    return None
+
+
 _OP_RIGHTS = {
     zx.ZX_VMO_OP_COMMIT: zx.ZX_RIGHT_WRITE,
     zx.ZX_VMO_OP_DECOMMIT: zx.ZX_RIGHT_WRITE,
@@ -234,4 +263,6 @@ SYSCALLS = {
     "zx_vmo_set_size": sys_vmo_set_size,
     "zx_vmo_op_range": sys_vmo_op_range,
     "zx_vmo_create_child": sys_vmo_create_child,
+    "zx_vmo_get_stream_size": sys_vmo_get_stream_size,
+    "zx_vmo_set_stream_size": sys_vmo_set_stream_size,
 }
