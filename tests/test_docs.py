@@ -16,7 +16,7 @@ def test_hook_reference_matches_the_hookspecs() -> None:
 
 def test_syscall_reference_is_current() -> None:
     text = (DOCS / "syscalls.md").read_text()
-    assert text == syscall_reference(["vmo", "iob", "channel", "port"]), (
+    assert text == syscall_reference(["vmo", "iob", "channel", "port", "stream"]), (
         "run: python -m microsim.docgen > docs/syscalls.md"
     )
 

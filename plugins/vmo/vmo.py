@@ -358,6 +358,32 @@ class Vmo(MappableObject):
         owner._size = rounded
         self.content.value = size
 
+    def set_content_size(self, value: int) -> None:
+        """Set the content (stream) size alone (shared with reference children); the
+        caller zeroes what must read as zeros."""
+        self.content.value = value
+
+    def expand(self, size: int) -> int:
+        """Grow to `size` rounded up to a page, keeping the content size (Zircon's
+        ExpandIfNecessary for streams); OUT_OF_RANGE above the maximum VMO size. Returns
+        the previous size, for `undo_expand` if a later step of the caller fails."""
+        rounded = round_size(size)
+        owner = self.size_owner
+        old = owner._size
+        if rounded > old:
+            owner._size = rounded
+        return old
+
+    def undo_expand(self, old_size: int) -> None:
+        """Take back an `expand` whose new range was never written."""
+        self.size_owner._size = old_size
+
+    def zero_range(self, offset: int, length: int) -> None:
+        """Make [offset, offset+length) read as zeros (whole pages are freed)."""
+        self._check(offset, length)
+        if length:
+            self.store.zero(self.base + offset, length)
+
     # ------------------------------------------------------------------ bytes
     def _check(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
