@@ -28,6 +28,7 @@ from microsim.objects.process import Process
 from microsim.objects.vmar import check_user_buffer
 
 _U64 = (1 << 64) - 1
+PAGE = zx.ZX_PAGE_SIZE
 _INVALID = zx.ZX_ERR_INVALID_ARGS
 _MODES = zx.ZX_STREAM_MODE_READ | zx.ZX_STREAM_MODE_WRITE
 
@@ -54,11 +55,17 @@ class Stream(KernelObject):
     def read_at(self, pos: int, capacity: int) -> bytes:
         """Up to `capacity` bytes at `pos`, stopping at the content size (and the VMO's end)."""
         vmo = self.vmo
-        end = min(vmo.content_size, vmo.size)
+        end = vmo.content_size
+        size = vmo.size
+        if size < end:
+            end = size
         if pos >= end or capacity == 0:
             return b""
-        n = min(capacity, end - pos)
-        check_user_buffer(self.kernel, n)
+        n = end - pos
+        if capacity < n:
+            n = capacity
+        if n > PAGE:  # a page-sized buffer always fits
+            check_user_buffer(self.kernel, n)
         return vmo.read(pos, n)
 
     def write_at(self, pos: int, data: bytes, appending: bool) -> int:
@@ -72,14 +79,16 @@ class Stream(KernelObject):
             raise ZxError(zx.ZX_ERR_OUT_OF_RANGE if appending else zx.ZX_ERR_FILE_BIG,
                           "the write would pass 2**64")
         end = pos + length
-        old_size = vmo.size
-        if end > old_size and self.can_grow:
-            vmo.expand(end)  # OUT_OF_RANGE before any change if too large
-        if end > vmo.size:
-            if vmo.size <= pos:
-                raise ZxError(zx.ZX_ERR_NO_SPACE, "the VMO is full and cannot grow")
-            length = vmo.size - pos
-            data = data[:length]
+        old_size = size = vmo.size
+        if end > size:
+            if self.can_grow:
+                vmo.expand(end)  # OUT_OF_RANGE before any change if too large
+                size = vmo.size
+            if end > size:
+                if size <= pos:
+                    raise ZxError(zx.ZX_ERR_NO_SPACE, "the VMO is full and cannot grow")
+                length = size - pos
+                data = data[:length]
         try:
             vmo.write(pos, data)
         except ZxError:
@@ -87,7 +96,7 @@ class Stream(KernelObject):
             raise
         old_content = vmo.content_size
         if old_content < pos:
-            vmo.zero_range(old_content, min(pos, vmo.size) - old_content)
+            vmo.zero_range(old_content, min(pos, size) - old_content)
         if pos + length > old_content:
             vmo.set_content_size(pos + length)
         return length
@@ -107,13 +116,15 @@ class Stream(KernelObject):
 # --------------------------------------------------------------------------- iovecs
 def _vec(vec: Any) -> list[Any] | tuple[Any, ...]:
     """The pre-lookup check: a NULL (None) or non-sequence vector is INVALID_ARGS."""
-    if not isinstance(vec, (list, tuple)):
+    if type(vec) is not list and not isinstance(vec, (list, tuple)):
         raise ZxError(_INVALID, "vec must be a list or tuple of iovecs")
     return vec
 
 
 def _write_data(vec: list[Any] | tuple[Any, ...]) -> tuple[bytes, bool]:
     """(the bytes before the first bad buffer, whether a bad buffer was hit)."""
+    if len(vec) == 1 and type(vec[0]) is bytes:  # the common case: one buffer
+        return vec[0], False
     parts: list[bytes] = []
     total = 0
     bad = False
@@ -133,6 +144,8 @@ def _write_data(vec: list[Any] | tuple[Any, ...]) -> tuple[bytes, bool]:
 
 def _read_caps(vec: list[Any] | tuple[Any, ...]) -> tuple[int, bool, int]:
     """(capacity before the first bad buffer, whether one follows, total capacity)."""
+    if len(vec) == 1 and type(vec[0]) is int and 0 <= vec[0] <= _U64:  # one capacity
+        return vec[0], False, vec[0]
     usable = 0
     total = 0
     bad = False
@@ -217,7 +230,8 @@ def _readv(p: Process, handle: int, options: int, vec: Any, offset: int | None) 
     data = s.read_at(pos, usable)
     if bad and not data and pos < s.vmo.content_size:
         raise ZxError(zx.ZX_ERR_NOT_FOUND, "the first buffer is not in the address space")
-    _fill(vec, data)
+    if len(vec) != 1 or type(vec[0]) is not int:
+        _fill(vec, data)
     if offset is None:
         s.seek = pos + len(data)
     return data
