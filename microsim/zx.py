@@ -320,6 +320,7 @@ ZX_CACHE_POLICY_CACHED = 0
 ZX_CACHE_POLICY_UNCACHED = 1
 ZX_CACHE_POLICY_UNCACHED_DEVICE = 2
 ZX_CACHE_POLICY_WRITE_COMBINING = 3
+ZX_CACHE_POLICY_MASK = 3
 
 # ----------------------------------------------------------------------------- VMO
 ZX_VMO_RESIZABLE = 1 << 1

@@ -489,3 +489,125 @@ def test_fault_beyond_stream_size_mappings(p: Process) -> None:
     assert status(op, p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, addr, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
     op(p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, addr, P)
     op(p.root_vmar_handle, zx.ZX_VMAR_OP_COMMIT, plain, 4 * P)
+
+
+# --------------------------------------------------------------------------- executable, cache, transfer
+def test_replace_as_executable(p: Process) -> None:
+    R, X = zx.ZX_VM_PERM_READ, zx.ZX_VM_PERM_EXECUTE
+    v = p.zx.vmo_create(P, 0)
+    assert status(p.zx.vmar_map, p.root_vmar_handle, R | X, 0, v, 0, P) == zx.ZX_ERR_ACCESS_DENIED
+    base = zx.ZX_RIGHT_READ | zx.ZX_RIGHT_MAP | zx.ZX_RIGHT_DUPLICATE
+    ro = p.zx.handle_duplicate(v, base)
+    x = p.zx.vmo_replace_as_executable(ro, zx.ZX_HANDLE_INVALID)  # ambient policy: allowed
+    assert p.zx.object_get_info(x, zx.ZX_INFO_HANDLE_BASIC).rights == base | zx.ZX_RIGHT_EXECUTE
+    assert status(p.zx.handle_close, ro) == zx.ZX_ERR_BAD_HANDLE  # the source is consumed
+    addr = p.zx.vmar_map(p.root_vmar_handle, R | X, 0, x, 0, P)
+    maps = p.zx.object_get_info(p.root_vmar_handle, zx.ZX_INFO_VMAR_MAPS)
+    assert any(m.base == addr and m.mmu_flags == R | X for m in maps)
+    # A snapshot child of an executable VMO loses EXECUTE (gains WRITE).
+    snap = p.zx.vmo_create_child(x, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    assert not p.zx.object_get_info(snap, zx.ZX_INFO_HANDLE_BASIC).rights & zx.ZX_RIGHT_EXECUTE
+
+
+def test_replace_as_executable_failures_consume_the_handle(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    # A vmex that is not a resource: WRONG_TYPE (stale: BAD_HANDLE); the VMO handle is gone.
+    h1 = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+    assert status(p.zx.vmo_replace_as_executable, h1, v) == zx.ZX_ERR_WRONG_TYPE
+    assert status(p.zx.handle_close, h1) == zx.ZX_ERR_BAD_HANDLE
+    h2 = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+    assert status(p.zx.vmo_replace_as_executable, h2, 777) == zx.ZX_ERR_BAD_HANDLE
+    assert status(p.zx.handle_close, h2) == zx.ZX_ERR_BAD_HANDLE
+    # A bad source handle is reported first and nothing is consumed.
+    assert status(p.zx.vmo_replace_as_executable, 777, v) == zx.ZX_ERR_BAD_HANDLE
+    # A source that is not a VMO: BAD_HANDLE, and it is consumed too.
+    ev = p.zx.handle_duplicate(p.self_handle, zx.ZX_RIGHT_SAME_RIGHTS)
+    assert status(p.zx.vmo_replace_as_executable, ev, zx.ZX_HANDLE_INVALID) == zx.ZX_ERR_BAD_HANDLE
+    assert status(p.zx.handle_close, ev) == zx.ZX_ERR_BAD_HANDLE
+    p.zx.handle_close(v)
+
+
+def test_replace_as_executable_honours_a_job_policy(p: Process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The extension point for job policies: Process.enforce_basic_policy(condition) -> status.
+    from microsim_vmo import syscalls
+
+    seen: list[int] = []
+
+    def deny(self: Process, condition: int) -> int:
+        seen.append(condition)
+        return zx.ZX_ERR_ACCESS_DENIED
+
+    v = p.zx.vmo_create(P, 0)
+    monkeypatch.setattr(Process, "enforce_basic_policy", deny, raising=False)
+    assert syscalls.ambient_mark_vmo_exec(p) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.vmo_replace_as_executable, v, zx.ZX_HANDLE_INVALID) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.handle_close, v) == zx.ZX_ERR_BAD_HANDLE
+    assert seen == [14, 14]
+
+
+def test_set_cache_policy(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    p.zx.vmo_set_cache_policy(v, zx.ZX_CACHE_POLICY_UNCACHED)
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).cache_policy == zx.ZX_CACHE_POLICY_UNCACHED
+    assert status(p.zx.vmo_set_cache_policy, v, 4) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_set_cache_policy, v, "x") == zx.ZX_ERR_INVALID_ARGS
+    no_map = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_WRITE)
+    assert status(p.zx.vmo_set_cache_policy, no_map, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.vmo_set_cache_policy, p.self_handle, 0) == zx.ZX_ERR_WRONG_TYPE
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0) == zx.ZX_ERR_BAD_STATE
+    p.zx.vmo_write(v, b"x", 0)  # committed while uncached: no way back
+    assert status(p.zx.vmo_set_cache_policy, v, zx.ZX_CACHE_POLICY_CACHED) == zx.ZX_ERR_BAD_STATE
+    w = p.zx.vmo_create(P, 0)
+    p.zx.vmo_write(w, b"x", 0)
+    p.zx.vmo_set_cache_policy(w, zx.ZX_CACHE_POLICY_WRITE_COMBINING)  # from cached: fine
+    m = p.zx.vmo_create(P, 0)
+    p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, m, 0, P)
+    assert status(p.zx.vmo_set_cache_policy, m, 1) == zx.ZX_ERR_BAD_STATE  # mapped
+    parent = p.zx.vmo_create(P, 0)
+    child = p.zx.vmo_create_child(parent, zx.ZX_VMO_CHILD_SLICE, 0, P)
+    assert status(p.zx.vmo_set_cache_policy, parent, 1) == zx.ZX_ERR_BAD_STATE  # has children
+    assert status(p.zx.vmo_set_cache_policy, child, 1) == zx.ZX_ERR_BAD_STATE  # is a child
+
+
+def test_transfer_data(p: Process) -> None:
+    src = p.zx.vmo_create(5 * P, 0)
+    dst = p.zx.vmo_create(5 * P, 0)
+    p.zx.vmo_write(src, b"s" * 5 * P, 0)
+    p.zx.vmo_write(dst, b"d" * 5 * P, 0)
+    used = p.kernel.mem.pages_used
+    p.zx.vmo_transfer_data(dst, 0, 2 * P, 3 * P, src, 0)
+    assert p.zx.vmo_read(dst, 0, 5 * P) == b"d" * 2 * P + b"s" * 3 * P
+    assert p.zx.vmo_read(src, 0, 5 * P) == bytes(3 * P) + b"s" * 2 * P
+    assert p.kernel.mem.pages_used == used - 3  # pages moved, the replaced ones freed
+    same = p.zx.vmo_create(5 * P, 0)
+    p.zx.vmo_write(same, b"s" * 5 * P, 0)
+    p.zx.vmo_transfer_data(same, 0, 2 * P, 3 * P, same, 0)
+    assert p.zx.vmo_read(same, 0, 5 * P) == bytes(2 * P) + b"s" * 3 * P
+    parent = p.zx.vmo_create(5 * P, 0)
+    p.zx.vmo_write(parent, b"d" * 5 * P, 0)
+    ref = p.zx.vmo_create_child(parent, zx.ZX_VMO_CHILD_REFERENCE, 0, 0)
+    p.zx.vmo_write(src, b"t" * P, 0)
+    p.zx.vmo_transfer_data(ref, 0, 0, P, src, 0)  # into a reference child: the shared pages
+    assert p.zx.vmo_read(parent, 0, 2) == b"tt"
+
+
+def test_transfer_data_invalid_inputs(p: Process) -> None:
+    src = p.zx.vmo_create(5 * P, 0)
+    dst = p.zx.vmo_create(5 * P, 0)
+    t = p.zx.vmo_transfer_data
+    assert status(t, dst, 0, P, P, 777, 0) == zx.ZX_ERR_BAD_HANDLE
+    assert status(t, 777, 0, P, P, src, 0) == zx.ZX_ERR_BAD_HANDLE
+    assert status(t, dst, 1, P - 1, P, src, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(t, dst, 0, P - 1, P, src, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(t, dst, 0, P, P - 1, src, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(t, dst, 0, P, P, src, P - 1) == zx.ZX_ERR_INVALID_ARGS
+    for rights in (0, zx.ZX_RIGHT_READ, zx.ZX_RIGHT_WRITE):
+        assert status(t, dst, 0, P, P, p.zx.handle_duplicate(src, rights), 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(t, p.zx.handle_duplicate(dst, 0), 0, P, P, src, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(t, dst, 0, P, 6 * P, src, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(t, dst, 0, P, P, src, 6 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(t, dst, 0, 6 * P, P, src, 3 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(t, dst, 0, 0, P, src, U64 - P + 1) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(t, dst, 0, 0, P, p.self_handle, 0) == zx.ZX_ERR_WRONG_TYPE
+    assert status(t, dst, "0", 0, P, src, 0) == zx.ZX_ERR_INVALID_ARGS

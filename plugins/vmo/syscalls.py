@@ -181,6 +181,97 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
     return None
 
 
+# ZX_POL_AMBIENT_MARK_VMO_EXEC (zircon/syscalls/policy.h); job policies define the name.
+_POL_AMBIENT_MARK_VMO_EXEC = getattr(zx, "ZX_POL_AMBIENT_MARK_VMO_EXEC", 14)
+
+
+def ambient_mark_vmo_exec(p: Process) -> int:
+    """The status of Zircon's `EnforceBasicPolicy(ZX_POL_AMBIENT_MARK_VMO_EXEC)` for `p`.
+
+    The extension point for job policies: if the process offers
+    `enforce_basic_policy(condition) -> status` (its job's basic policy; it may also raise
+    the policy exception), that decides. Without one, the root job's default applies:
+    ZX_POL_ACTION_ALLOW, so ZX_OK.
+    """
+    enforce = getattr(p, "enforce_basic_policy", None)
+    if enforce is None:
+        return zx.ZX_OK
+    status: int = enforce(_POL_AMBIENT_MARK_VMO_EXEC)
+    return status
+
+
+def sys_vmo_replace_as_executable(p: Process, handle: int, vmex: int) -> int:
+    """zx_vmo_replace_as_executable: replace a VMO handle by one with ZX_RIGHT_EXECUTE added.
+
+    Authorisation: a valid `vmex` resource, or with ZX_HANDLE_INVALID the process's ambient
+    ZX_POL_AMBIENT_MARK_VMO_EXEC policy (`ambient_mark_vmo_exec`). microsim has no resource
+    objects, so a `vmex` handle is never a valid resource: BAD_HANDLE if stale, WRONG_TYPE
+    otherwise. As in Zircon, the authorisation is decided first but reported after the
+    source handle lookup (BAD_HANDLE), and from then on the source handle is consumed even
+    on failure; a source that is not a VMO is BAD_HANDLE.
+    """
+    if type(vmex) is int and vmex == zx.ZX_HANDLE_INVALID:
+        auth = ambient_mark_vmo_exec(p)
+    else:
+        try:
+            p.lookup(vmex, None, 0)
+            auth = zx.ZX_ERR_WRONG_TYPE  # no object here is a ZX_RSRC_KIND_VMEX resource
+        except ZxError as err:
+            auth = err.status
+    h = p.handle(handle)
+    k = p.kernel
+    if k.mem.armed:
+        k.mem.alloc("handle")
+    p.take_handle(handle, "replace")
+    if auth != zx.ZX_OK:
+        k.close_handle(h)
+        raise ZxError(auth, "not authorised to mark the VMO executable")
+    if not isinstance(h.obj, Vmo):
+        k.close_handle(h)
+        raise ZxError(zx.ZX_ERR_BAD_HANDLE, "not a VMO handle")
+    return p.add_handle(Handle(h.obj, h.rights | zx.ZX_RIGHT_EXECUTE), "replace")
+
+
+def sys_vmo_set_cache_policy(p: Process, handle: int, cache_policy: int) -> None:
+    """zx_vmo_set_cache_policy: the handle needs ZX_RIGHT_MAP; then `Vmo.set_cache_policy`'s
+    rules (INVALID_ARGS for an unknown policy; BAD_STATE when mapped, pinned, with
+    children, a child, or committed while uncached)."""
+    vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_MAP)
+    vmo.set_cache_policy(arg_u32(cache_policy))
+    return None
+
+
+def sys_vmo_transfer_data(
+    p: Process, dst_vmo: int, options: int, offset: int, length: int, src_vmo: int, src_offset: int
+) -> None:
+    """zx_vmo_transfer_data: move the pages of src[src_offset, +length) to
+    dst[offset, +length); the source range then reads as zeros.
+
+    Order: options != 0, then any unaligned offset or length (INVALID_ARGS); the
+    destination handle needs WRITE, the source READ and WRITE (BAD_HANDLE / WRONG_TYPE /
+    ACCESS_DENIED); a range past either VMO (OUT_OF_RANGE); pinned pages (BAD_STATE).
+    The same VMO may be source and destination.
+    """
+    options = arg_u32(options)
+    offset = arg_size(offset)
+    length = arg_size(length)
+    src_offset = arg_size(src_offset)
+    if options != 0:
+        raise ZxError(_INVALID, "options must be 0")
+    if (offset | length | src_offset) % zx.ZX_PAGE_SIZE:
+        raise ZxError(_INVALID, "offsets and length must be page-aligned")
+    dst: Vmo = p.obj(dst_vmo, Vmo, zx.ZX_RIGHT_WRITE)
+    src: Vmo = p.obj(src_vmo, Vmo, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_WRITE)
+    if src_offset + length > src.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the source range is beyond the source VMO")
+    if offset + length > dst.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the destination range is beyond the VMO")
+    if src.pin_count or dst.pin_count:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+    dst.transfer_from(offset, length, src, src_offset)
+    return None
+
+
 def child_rights(parent_rights: int, options: int) -> int:
     """The child handle's rights (ChildPermsTestHelper in Zircon's vmo.cc)."""
     rights = parent_rights & ~zx.ZX_RIGHT_RESIZE
@@ -265,4 +356,7 @@ SYSCALLS = {
     "zx_vmo_create_child": sys_vmo_create_child,
     "zx_vmo_get_stream_size": sys_vmo_get_stream_size,
     "zx_vmo_set_stream_size": sys_vmo_set_stream_size,
+    "zx_vmo_replace_as_executable": sys_vmo_replace_as_executable,
+    "zx_vmo_set_cache_policy": sys_vmo_set_cache_policy,
+    "zx_vmo_transfer_data": sys_vmo_transfer_data,
 }

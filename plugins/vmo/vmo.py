@@ -167,6 +167,7 @@ class Vmo(MappableObject):
     __slots__ = (
         "_size",
         "base",
+        "cache_policy",
         "child_observer",
         "children",
         "content",
@@ -204,6 +205,7 @@ class Vmo(MappableObject):
         self.pin_count = 0
         self.lock_count = 0
         self.immutable = False
+        self.cache_policy = zx.ZX_CACHE_POLICY_CACHED
         # A reference child has its parent's size; everything else owns its size.
         self.size_owner: Vmo = self
         # The koid reported for this memory (Zircon's VMO "user id"): IOB references and
@@ -262,6 +264,7 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice beyond the parent")
             if self.size_owner.resizable or self.resizable:
                 raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base + offset, rounded, ContentSize(size))
@@ -276,6 +279,7 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "reference of a slice")
             if resizable and not self.resizable:
                 raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "RESIZABLE reference of a non-resizable VMO")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base, 0, self.content)
@@ -292,6 +296,7 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
             if self.pin_count:
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             visible = max(0, min(rounded, self.size - offset)) if offset < self.size else 0
@@ -317,6 +322,10 @@ class Vmo(MappableObject):
         if k_trace is not None:
             k.emit("vmo.child_created", self.koid, child.koid, child.kind)
         return child
+
+    def _check_cached(self) -> None:
+        if self.cache_policy != zx.ZX_CACHE_POLICY_CACHED:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "children of an uncached VMO are not supported")
 
     def create_reference(self) -> Vmo:
         """A ZX_VMO_CHILD_REFERENCE of the whole VMO (unpublished)."""
@@ -499,6 +508,41 @@ class Vmo(MappableObject):
         elif op == zx.ZX_VMAR_OP_ZERO:
             self.store.zero(self.base + offset, size)
 
+    def set_cache_policy(self, policy: int) -> None:
+        """zx_vmo_set_cache_policy's rules (VmObjectPaged::SetMappingCachePolicy) after the
+        handle checks: a policy outside ZX_CACHE_POLICY_MASK is INVALID_ARGS; BAD_STATE if
+        pages are committed and the VMO is not cached now, if pages are pinned, if it is
+        mapped, if it has children, or if it is a child."""
+        if policy & ~zx.ZX_CACHE_POLICY_MASK:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown cache policy {policy:#x}")
+        if self.cache_policy != zx.ZX_CACHE_POLICY_CACHED and self.committed_pages():
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "committed pages under an uncached policy")
+        if self.pin_count:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+        if self.num_mappings:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO is mapped")
+        if self.children:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO has children")
+        if self.parent is not None:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO is a child")
+        self.cache_policy = policy
+
+    def transfer_from(self, offset: int, length: int, src: Vmo, src_offset: int) -> None:
+        """Move the pages of src[src_offset, +length) to self[offset, +length) (page-aligned,
+        checked by the caller): the source range then reads as zeros; absent source pages
+        become zero pages here. Pages move, so no memory is charged."""
+        n = length // PAGE
+        if n == 0:
+            return
+        src_first = (src.base + src_offset) // PAGE
+        moved = [(i - src_first, src.store.pages.pop(i))
+                 for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
+        first = (self.base + offset) // PAGE
+        self.store.drop(first, first + n - 1)
+        pages = self.store.pages
+        for rel, page in moved:
+            pages[first + rel] = page
+
     def pin(self) -> None:
         """Pin the VMO's pages (they cannot be decommitted or truncated)."""
         self.pin_count += 1
@@ -540,7 +584,7 @@ class Vmo(MappableObject):
             flags=flags,
             committed_bytes=committed,
             handle_rights=handle_rights,
-            cache_policy=zx.ZX_CACHE_POLICY_CACHED,
+            cache_policy=self.cache_policy,
             populated_bytes=committed,
         )
 
