@@ -6,6 +6,7 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.conformance import conformance_suite
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -237,3 +238,19 @@ def test_write_is_all_or_nothing_when_memory_runs_out(make_kernel) -> None:  # t
     assert status(p.zx.stream_writev, s, 0, [bytes(3 * P)]) == zx.ZX_ERR_NO_MEMORY
     assert p.zx.vmo_get_size(v) == P and p.zx.vmo_get_stream_size(v) == 0
     assert p.zx.stream_seek(s, CURRENT, 0) == 0 and k.mem.pages_used == 0
+
+
+def make_stream(p: Process, mode: int = 0) -> int:
+    # Mode 0: exactly ZX_DEFAULT_STREAM_RIGHTS (the kit checks handles carry the defaults).
+    return p.zx.stream_create(mode, p.zx.vmo_create(P, 0), 0)  # type: ignore[no-any-return]
+
+
+TestStreamConformance = conformance_suite(plugins=["vmo", "stream"], factories={"stream": make_stream})
+
+
+def test_user_signals(p: Process) -> None:
+    s = make_stream(p)
+    p.zx.object_signal(s, 0, zx.ZX_USER_SIGNAL_0)
+    assert status(p.zx.object_signal, s, 0, 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.object_signal_peer, s, 0, zx.ZX_USER_SIGNAL_0) in (
+        zx.ZX_ERR_ACCESS_DENIED, zx.ZX_ERR_NOT_SUPPORTED)
