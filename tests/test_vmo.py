@@ -611,3 +611,18 @@ def test_transfer_data_invalid_inputs(p: Process) -> None:
     assert status(t, dst, 0, 0, P, src, U64 - P + 1) == zx.ZX_ERR_OUT_OF_RANGE
     assert status(t, dst, 0, 0, P, p.self_handle, 0) == zx.ZX_ERR_WRONG_TYPE
     assert status(t, dst, "0", 0, P, src, 0) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_hints_are_ignored_on_anonymous_memory(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    for op in (zx.ZX_VMO_OP_DONT_NEED, zx.ZX_VMO_OP_ALWAYS_NEED):
+        p.zx.vmo_op_range(v, op, 0, 100 * P)  # beyond the size: still a no-op
+        assert status(p.zx.vmo_op_range, v, op, 2, U64) == zx.ZX_ERR_OUT_OF_RANGE  # overflow
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_PREFETCH, 0, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    # Through a mapping larger than the VMO, hints pass where COMMIT cannot.
+    r = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    a = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, r, 0, 2 * P)
+    p.zx.vmar_op_range(p.root_vmar_handle, zx.ZX_VMAR_OP_DONT_NEED, a, 2 * P)
+    assert status(p.zx.vmar_op_range, p.root_vmar_handle, zx.ZX_VMAR_OP_PREFETCH, a, 2 * P) \
+        == zx.ZX_ERR_OUT_OF_RANGE
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 0

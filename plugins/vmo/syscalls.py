@@ -165,6 +165,12 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
             raise ZxError(_INVALID, "a cache op needs a non-zero size")
         if op == zx.ZX_VMO_OP_CACHE_INVALIDATE:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
+    if op in (zx.ZX_VMO_OP_DONT_NEED, zx.ZX_VMO_OP_ALWAYS_NEED):
+        # VmObjectPaged::HintRange: only an overflowing range is refused; hints on memory
+        # that is never evicted (no pager) are ignored.
+        if offset + size > (1 << 64) - 1:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
+        return None
     if op == zx.ZX_VMO_OP_DECOMMIT:
         n = vmo.check_decommit(offset, size)
         if n:

@@ -484,8 +484,8 @@ class Vmo(MappableObject):
 
     def check_range_op(self, op: int, offset: int, size: int) -> int:
         """A VMAR range op's checks on this VMO (see MappableObject); pages it commits."""
-        if op == zx.ZX_VMAR_OP_MAP_RANGE:
-            return 0
+        if op in (zx.ZX_VMAR_OP_MAP_RANGE, zx.ZX_VMAR_OP_DONT_NEED, zx.ZX_VMAR_OP_ALWAYS_NEED):
+            return 0  # hints on memory that is never evicted are ignored (HintRange)
         if op == zx.ZX_VMAR_OP_DECOMMIT:
             self.check_decommit(offset, size)
             return 0
