@@ -235,3 +235,45 @@ def test_unmap_over_sub_vmars(p: Process) -> None:
     with pytest.raises(MemoryFault):
         p.read_memory(base, 1)
     assert status(p.zx.vmar_map, sub, R, 0, vmo, 0, P) == zx.ZX_ERR_BAD_STATE  # destroyed
+
+
+def test_range_op_commit_vmo_pages_port(p: Process) -> None:
+    """Zircon's Vmar.RangeOpCommitVmoPages, through simulated memory accesses."""
+    vmo = p.zx.vmo_create(5 * P, 0)
+    flags = zx.ZX_VM_CAN_MAP_SPECIFIC | CAN_RW
+    vmar, base = p.zx.vmar_allocate(p.root_vmar_handle, flags, 0, 5 * P)
+    assert p.zx.vmar_map(vmar, SPEC | RW, 0, vmo, 0, 2 * P) == base
+    p.zx.vmar_map(vmar, SPEC | RW, 2 * P, vmo, 3 * P, P)
+    p.zx.vmar_map(vmar, SPEC | R, 4 * P, vmo, P, P)
+    p.write_memory(base, b"\x05")
+    p.zx.vmar_op_range(vmar, DECOMMIT, base, P)
+    assert p.read_memory(base, 1) == b"\0"
+    p.write_memory(base + P, b"\x07")
+    p.zx.vmar_op_range(vmar, DECOMMIT, base + P, P)
+    assert p.read_memory(base + P, 1) == b"\0"
+    p.write_memory(base + P, b"\x05")
+    p.write_memory(base + 2 * P, b"\x06")
+    assert p.read_memory(base + 4 * P, 1) == b"\x05"  # the same VMO page, mapped read-only
+    p.zx.vmar_op_range(vmar, DECOMMIT, base + P, 2 * P)
+    assert p.read_memory(base + P, 1) == b"\0" and p.read_memory(base + 2 * P, 1) == b"\0"
+    assert p.read_memory(base + 4 * P, 1) == b"\0"
+    assert status(p.zx.vmar_op_range, vmar, DECOMMIT, base + P, 3 * P) == zx.ZX_ERR_BAD_STATE
+    p.zx.vmar_op_range(vmar, DECOMMIT, base + 4 * P, P)  # read-only now, writable maximum
+    ro = p.zx.handle_duplicate(vmo, zx.ZX_RIGHT_MAP | zx.ZX_RIGHT_READ)
+    a = p.zx.vmar_map(p.root_vmar_handle, R, 0, ro, 0, P)
+    assert status(p.zx.vmar_op_range, p.root_vmar_handle, DECOMMIT, a, P) == zx.ZX_ERR_ACCESS_DENIED
+    p.zx.vmar_unmap(p.root_vmar_handle, a, P)
+    p.zx.vmar_unmap(p.root_vmar_handle, base, 5 * P)
+
+
+def test_range_op_map_range_port(p: Process) -> None:
+    """Zircon's Vmar.RangeOpMapRange: MAP_RANGE over committed, partly committed and
+    uncommitted pages all succeed (and commit nothing)."""
+    vmo = p.zx.vmo_create(4 * P, 0)
+    vmar, _base = p.zx.vmar_allocate(p.root_vmar_handle, CAN_RW, 0, 4 * P)
+    m = p.zx.vmar_map(vmar, RW, 0, vmo, 0, 4 * P)
+    p.zx.vmar_op_range(vmar, MAP_RANGE, m, 4 * P)
+    p.zx.vmo_op_range(vmo, zx.ZX_VMO_OP_COMMIT, 0, P)
+    p.zx.vmar_op_range(vmar, MAP_RANGE, m, 4 * P)
+    p.zx.vmar_op_range(vmar, MAP_RANGE, m + P, 3 * P)
+    assert committed(p, vmo) == P
