@@ -556,7 +556,7 @@ def test_set_cache_policy(p: Process) -> None:
     assert status(p.zx.vmo_set_cache_policy, p.self_handle, 0) == zx.ZX_ERR_WRONG_TYPE
     assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P) == zx.ZX_ERR_BAD_STATE
     assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_REFERENCE, 0, 0) == zx.ZX_ERR_BAD_STATE
-    p.zx.vmo_write(v, b"x", 0)  # committed while uncached: no way back
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_COMMIT, 0, P)  # committed while uncached: no way back
     assert status(p.zx.vmo_set_cache_policy, v, zx.ZX_CACHE_POLICY_CACHED) == zx.ZX_ERR_BAD_STATE
     w = p.zx.vmo_create(P, 0)
     p.zx.vmo_write(w, b"x", 0)
@@ -626,3 +626,28 @@ def test_hints_are_ignored_on_anonymous_memory(p: Process) -> None:
     assert status(p.zx.vmar_op_range, p.root_vmar_handle, zx.ZX_VMAR_OP_PREFETCH, a, 2 * P) \
         == zx.ZX_ERR_OUT_OF_RANGE
     assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 0
+
+
+def test_cache_policy_port(p: Process) -> None:
+    """Zircon's VmoTestCase.Cache."""
+    v = p.zx.vmo_create(P, 0)
+    for policy in (zx.ZX_CACHE_POLICY_CACHED, zx.ZX_CACHE_POLICY_UNCACHED,
+                   zx.ZX_CACHE_POLICY_UNCACHED_DEVICE, zx.ZX_CACHE_POLICY_WRITE_COMBINING):
+        p.zx.vmo_set_cache_policy(v, policy)
+    assert status(p.zx.vmo_set_cache_policy, v, zx.ZX_CACHE_POLICY_MASK + 1) == zx.ZX_ERR_INVALID_ARGS
+    a = p.zx.vmar_map(p.root_vmar_handle, zx.ZX_VM_PERM_READ, 0, v, 0, P)
+    assert status(p.zx.vmo_set_cache_policy, v, 0) == zx.ZX_ERR_BAD_STATE
+    p.zx.vmar_unmap(p.root_vmar_handle, a, P)
+    p.zx.vmo_set_cache_policy(v, zx.ZX_CACHE_POLICY_CACHED)
+    clone = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)
+    assert status(p.zx.vmo_set_cache_policy, v, 0) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_set_cache_policy, clone, 0) == zx.ZX_ERR_BAD_STATE
+    p.zx.handle_close(clone)
+    p.zx.vmo_set_cache_policy(v, zx.ZX_CACHE_POLICY_UNCACHED)
+    assert status(p.zx.vmo_create_child, v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_read, v, 0, 1) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_write, v, b"c", 0) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_read, v, 5 * P, 1) == zx.ZX_ERR_BAD_STATE  # before the range check
+    p.zx.vmo_set_cache_policy(v, zx.ZX_CACHE_POLICY_CACHED)
+    p.zx.vmo_write(v, b"c", 0)
+    assert p.zx.vmo_read(v, 0, 1) == b"c"

@@ -21,6 +21,12 @@ def _check_range(vmo: Vmo, offset: int, length: int) -> None:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"[{offset}, +{length}) is beyond the VMO's {vmo.size} bytes")
 
 
+def _check_cached(vmo: Vmo) -> None:
+    # VmObjectPaged's read/write paths refuse uncached VMOs before the range check.
+    if vmo.cache_policy != zx.ZX_CACHE_POLICY_CACHED:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "zx_vmo_read/write on an uncached VMO")
+
+
 def sys_vmo_create(p: Process, size: int, options: int) -> int:
     """zx_vmo_create: a new VMO of `size` bytes (rounded up to a page); returns its handle.
 
@@ -49,6 +55,7 @@ def sys_vmo_read(p: Process, handle: int, offset: int, length: int) -> bytes:
     vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_READ)
     offset = arg_size(offset)
     length = arg_size(length)
+    _check_cached(vmo)
     _check_range(vmo, offset, length)
     check_user_buffer(p.kernel, length)
     return vmo.read(offset, length)
@@ -59,6 +66,7 @@ def sys_vmo_write(p: Process, handle: int, data: bytes, offset: int) -> None:
     vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_WRITE)
     buf = arg_bytes(data)
     offset = arg_size(offset)
+    _check_cached(vmo)
     _check_range(vmo, offset, len(buf))
     if vmo.immutable:
         raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "immutable VMO")
