@@ -254,3 +254,45 @@ def test_user_signals(p: Process) -> None:
     assert status(p.zx.object_signal, s, 0, 1) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.object_signal_peer, s, 0, zx.ZX_USER_SIGNAL_0) in (
         zx.ZX_ERR_ACCESS_DENIED, zx.ZX_ERR_NOT_SUPPORTED)
+
+
+def test_seek_port(p: Process) -> None:
+    """Zircon's StreamTestCase.Seek."""
+    v = p.zx.vmo_create(4 * P, 0)
+    p.zx.object_set_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE, 42)
+    assert status(p.zx.stream_seek, p.zx.stream_create(0, v, 0), START, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert p.zx.stream_seek(p.zx.stream_create(RD, v, 9), CURRENT, 0) == 9
+    assert p.zx.stream_seek(p.zx.stream_create(WR, v, 518), CURRENT, 0) == 518
+    s = p.zx.stream_create(RD | WR, v, 0)
+    assert status(p.zx.stream_seek, s, 34893, 12) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.stream_seek, s, START, -10) == zx.ZX_ERR_INVALID_ARGS
+    assert p.zx.stream_seek(s, START, 12) == 12
+    assert status(p.zx.stream_seek, s, CURRENT, -21) == zx.ZX_ERR_INVALID_ARGS
+    assert p.zx.stream_seek(s, CURRENT, 3) == 15
+    assert p.zx.stream_seek(s, CURRENT, -15) == 0
+    assert p.zx.stream_seek(s, CURRENT, 2**63 - 1) == 2**63 - 1
+    assert p.zx.stream_seek(s, CURRENT, 1038) == 2**63 - 1 + 1038
+    assert status(p.zx.stream_seek, s, CURRENT, 2**63 - 1) == zx.ZX_ERR_INVALID_ARGS
+    assert p.zx.stream_seek(s, END, 0) == 42
+    assert p.zx.stream_seek(s, END, -11) == 31
+    assert p.zx.stream_seek(s, END, 24) == 66
+    assert status(p.zx.stream_seek, s, END, -1238) == zx.ZX_ERR_INVALID_ARGS
+    p.zx.object_set_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE, U64)
+    assert p.zx.stream_seek(s, END, -11) == U64 - 11
+    assert status(p.zx.stream_seek, s, END, 5) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_expand_vmo_resize_right_port(p: Process) -> None:
+    """Zircon's StreamTestCase.ExpandVmoResizeRight."""
+    v = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    rights = p.zx.object_get_info(v, zx.ZX_INFO_HANDLE_BASIC).rights
+    no_resize = p.zx.handle_duplicate(v, rights & ~zx.ZX_RIGHT_RESIZE)
+    s = p.zx.stream_create(WR, v, P - 1)
+    s2 = p.zx.stream_create(WR, no_resize, P - 1)
+    data = b"012345678\0"
+    assert p.zx.stream_writev(s2, 0, [data]) == 1
+    assert status(p.zx.stream_writev, s2, 0, [data]) == zx.ZX_ERR_NO_SPACE
+    assert p.zx.vmo_get_size(v) == P
+    assert p.zx.stream_writev(s, 0, [data]) == 10
+    assert p.zx.vmo_get_size(v) == 2 * P
+    assert p.zx.vmo_read(v, P - 1, 10) == data
