@@ -18,6 +18,7 @@ from microsim_stream.stream import (
 )
 
 from microsim import hookimpl, zx
+from microsim.kernel import Kernel
 
 description = "streams: seekable, appendable byte access to a VMO's content"
 requires = ("vmo",)
@@ -46,3 +47,13 @@ def register_info_topics(register: Callable[..., None]) -> None:
 def register_properties(register: Callable[..., Any]) -> None:
     register(zx.ZX_PROP_STREAM_MODE_APPEND, name="ZX_PROP_STREAM_MODE_APPEND",
              get=prop_append_get, set=prop_append_set)
+
+
+@hookimpl
+def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
+    for obj in kernel.live_objects("stream"):
+        assert isinstance(obj, Stream)
+        if not obj.vmo.alive:
+            report(f"{obj!r} refers to destroyed {obj.vmo!r}")
+        if not 0 <= obj.seek < 1 << 64:
+            report(f"{obj!r}: seek {obj.seek} outside [0, 2**64)")
