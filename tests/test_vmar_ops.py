@@ -277,3 +277,18 @@ def test_range_op_map_range_port(p: Process) -> None:
     p.zx.vmar_op_range(vmar, MAP_RANGE, m, 4 * P)
     p.zx.vmar_op_range(vmar, MAP_RANGE, m + P, 3 * P)
     assert committed(p, vmo) == P
+
+
+def test_pinned_memory(p: Process) -> None:
+    vmo, addr = mapped(p, 2)
+    p.zx.vmo_write(vmo, b"p" * 2 * P, 0)
+    p.obj(vmo).pin()  # what a BTI pin does (the VMO plugin's public API)
+    root = p.root_vmar_handle
+    assert status(p.zx.vmar_op_range, root, DECOMMIT, addr, P) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmo_op_range, vmo, zx.ZX_VMO_OP_DECOMMIT, 0, P) == zx.ZX_ERR_BAD_STATE
+    assert p.read_memory(addr, 1) == b"p"
+    p.zx.vmar_op_range(root, ZERO, addr, P)  # zeroed in place: pinned pages stay committed
+    assert p.read_memory(addr, 2) == bytes(2) and committed(p, vmo) == 2 * P
+    p.obj(vmo).unpin()
+    p.zx.vmar_op_range(root, DECOMMIT, addr, 2 * P)
+    assert committed(p, vmo) == 0

@@ -191,7 +191,7 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
     elif op == zx.ZX_VMO_OP_ZERO:
         if vmo.immutable:
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
-        vmo.store.zero(vmo.base + offset, size)
+        vmo.store.zero(vmo.base + offset, size, keep=bool(vmo.pin_count))
     return None
 
 

@@ -121,13 +121,18 @@ class PageStore:
             pages[i][within : within + n] = data[pos : pos + n]
             pos += n
 
-    def zero(self, offset: int, length: int) -> None:
-        """Zero a byte range: whole pages are freed, partial ones cleared."""
+    def zero(self, offset: int, length: int, *, keep: bool = False) -> None:
+        """Zero a byte range: whole pages are freed (cleared in place with `keep`, as
+        pinned pages must stay committed), partial ones cleared."""
         end = offset + length
         first_full = (offset + PAGE - 1) // PAGE
         last_full = end // PAGE - 1
         if first_full <= last_full:
-            self.drop(first_full, last_full)
+            if keep:
+                for i in self.pages.irange(first_full, last_full):
+                    self.pages[i][:] = _ZERO_PAGE
+            else:
+                self.drop(first_full, last_full)
         pages = self.pages
         for lo, hi in ((offset, min(end, first_full * PAGE)), (max(offset, (last_full + 1) * PAGE), end)):
             if lo < hi:
@@ -506,7 +511,7 @@ class Vmo(MappableObject):
             if n:
                 self.store.drop((self.base + offset) // PAGE, (self.base + offset + n - 1) // PAGE)
         elif op == zx.ZX_VMAR_OP_ZERO:
-            self.store.zero(self.base + offset, size)
+            self.store.zero(self.base + offset, size, keep=bool(self.pin_count))
 
     def set_cache_policy(self, policy: int) -> None:
         """zx_vmo_set_cache_policy's rules (VmObjectPaged::SetMappingCachePolicy) after the
