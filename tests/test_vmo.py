@@ -403,7 +403,9 @@ def test_reference_rules(p: Process) -> None:
     fixed = p.zx.vmo_create_child(rv, REF, 0, 0)
     rights = p.zx.object_get_info(fixed, zx.ZX_INFO_HANDLE_BASIC).rights
     assert not rights & zx.ZX_RIGHT_RESIZE
-    assert status(p.zx.vmo_set_size, fixed, P) == zx.ZX_ERR_UNAVAILABLE
+    assert status(p.zx.vmo_set_size, fixed, P) == zx.ZX_ERR_ACCESS_DENIED  # lacks RESIZE
+    m = zx.ZX_VM_PERM_READ | zx.ZX_VM_REQUIRE_NON_RESIZABLE
+    assert status(p.zx.vmar_map, p.root_vmar_handle, m, 0, fixed, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
     p.zx.vmo_write(rv, b"x" * 2 * P, 0)
     p.zx.vmo_set_size(rref, P + 5)
     for h in (rv, rref, fixed):

@@ -309,7 +309,10 @@ class Vmo(MappableObject):
             child = Vmo(k, store, 0, rounded, ContentSize(size))
             child.kind = "snapshot"
             child.immutable = no_write and kind == zx.ZX_VMO_CHILD_SNAPSHOT
-        child.resizable = resizable
+        # A reference shares its parent's pages and size: it is resizable when they are
+        # (without ZX_VMO_CHILD_RESIZABLE its handle lacks ZX_RIGHT_RESIZE, so
+        # zx_vmo_set_size through it is ACCESS_DENIED, as VmoReference.UnsupportedResize).
+        child.resizable = resizable or (child.kind == "reference" and self.size_owner.resizable)
         child.options = zx.ZX_VMO_RESIZABLE if resizable else 0
         child.name = self.name
         child.parent = self
