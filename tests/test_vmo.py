@@ -653,3 +653,37 @@ def test_cache_policy_port(p: Process) -> None:
     p.zx.vmo_set_cache_policy(v, zx.ZX_CACHE_POLICY_CACHED)
     p.zx.vmo_write(v, b"c", 0)
     assert p.zx.vmo_read(v, 0, 1) == b"c"
+
+
+def test_slice_ports(p: Process) -> None:
+    """VmoSliceTestCase: NonSlice, NonResizable, ZeroSized, Pin, AttributedCounts, DeepHierarchy."""
+    SLICE, RES = zx.ZX_VMO_CHILD_SLICE, zx.ZX_VMO_CHILD_RESIZABLE
+    rv = p.zx.vmo_create(2 * P, zx.ZX_VMO_RESIZABLE)
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, 3 * P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, rv, SLICE, P, 2 * P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, U64) == zx.ZX_ERR_OUT_OF_RANGE
+    near = U64 - P + 1
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, near) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_create_child, rv, SLICE, near, P) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmo_create_child, rv, SLICE, near, near) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_create_child, rv, SLICE, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    assert status(p.zx.vmo_create_child, rv, SLICE | RES, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    v = p.zx.vmo_create(P, 0)
+    for off in (0, P):
+        z = p.zx.vmo_create_child(v, SLICE, off, 0)
+        assert status(p.zx.vmo_read, z, 0, 1) == zx.ZX_ERR_OUT_OF_RANGE
+        assert status(p.zx.vmo_write, z, b"x", 0) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_write(v, b"*", 0)
+    s = p.zx.vmo_create_child(v, SLICE, 0, P)
+    assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).populated_bytes == P
+    assert p.zx.object_get_info(s, zx.ZX_INFO_VMO).populated_bytes == 0
+    p.obj(s).pin()
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_DECOMMIT, 0, P) == zx.ZX_ERR_BAD_STATE
+    p.obj(s).unpin()
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_DECOMMIT, 0, P)
+    deep = p.zx.vmo_create(P, 0)
+    for _ in range(1000):
+        nxt = p.zx.vmo_create_child(deep, SLICE, 0, P)
+        p.zx.handle_close(deep)
+        deep = nxt
+    p.zx.handle_close(deep)  # the chain unwinds without recursion

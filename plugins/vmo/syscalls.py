@@ -191,7 +191,7 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
     elif op == zx.ZX_VMO_OP_ZERO:
         if vmo.immutable:
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
-        vmo.store.zero(vmo.base + offset, size, keep=bool(vmo.pin_count))
+        vmo.store.zero(vmo.base + offset, size, keep=vmo.pinned())
     return None
 
 
@@ -280,7 +280,7 @@ def sys_vmo_transfer_data(
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the source range is beyond the source VMO")
     if offset + length > dst.size:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the destination range is beyond the VMO")
-    if src.pin_count or dst.pin_count:
+    if src.pinned() or dst.pinned():
         raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
     dst.transfer_from(offset, length, src, src_offset)
     return None

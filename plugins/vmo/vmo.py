@@ -153,6 +153,25 @@ class PageStore:
         return new
 
 
+# Parents whose kernel reference is being dropped. Destroying a child releases its parent,
+# which may destroy it and release the grandparent ...: done iteratively, so a chain of a
+# thousand slices (VmoSliceTestCase.DeepHierarchy) does not exhaust the Python stack.
+_releasing: list[Vmo] | None = None
+
+
+def _release_parent(parent: Vmo) -> None:
+    global _releasing
+    if _releasing is not None:
+        _releasing.append(parent)
+        return
+    _releasing = [parent]
+    try:
+        while _releasing:
+            _releasing.pop().release()
+    finally:
+        _releasing = None
+
+
 class ContentSize:
     """The content (stream) size, shared between a VMO and its reference children."""
 
@@ -482,9 +501,20 @@ class Vmo(MappableObject):
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "DECOMMIT needs a VMO without copy-on-write children")
         if offset % PAGE or size % PAGE:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "DECOMMIT needs a page-aligned range")
-        if self.pin_count:
+        if self.pinned():
             raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages cannot be decommitted")
         return n
+
+    def pinned(self) -> bool:
+        """Whether this VMO or any VMO showing the same pages (its root and the slices and
+        references under it) holds a pin: a pinned slice blocks DECOMMIT of its parent."""
+        stack = [self._cow_root()]
+        while stack:
+            v = stack.pop()
+            if v.pin_count:
+                return True
+            stack.extend(c for c in v.children if c.kind in ("slice", "reference"))
+        return False
 
     def stream_size(self) -> int | None:
         """The stream (content) size; None for memory without one (IOB regions)."""
@@ -514,7 +544,7 @@ class Vmo(MappableObject):
             if n:
                 self.store.drop((self.base + offset) // PAGE, (self.base + offset + n - 1) // PAGE)
         elif op == zx.ZX_VMAR_OP_ZERO:
-            self.store.zero(self.base + offset, size, keep=bool(self.pin_count))
+            self.store.zero(self.base + offset, size, keep=self.pinned())
 
     def set_cache_policy(self, policy: int) -> None:
         """zx_vmo_set_cache_policy's rules (VmObjectPaged::SetMappingCachePolicy) after the
@@ -580,7 +610,9 @@ class Vmo(MappableObject):
             flags |= zx.ZX_INFO_VMO_DISCARDABLE
         if self.immutable:
             flags |= zx.ZX_INFO_VMO_IMMUTABLE
-        committed = self.committed_pages() * PAGE if self.kind != "reference" else 0
+        # Pages are attributed to the VMO that owns them, never to a reference or a slice
+        # (VmoReference / VmoSliceTestCase.AttributedCounts).
+        committed = self.committed_pages() * PAGE if self.kind not in ("reference", "slice") else 0
         return zx.zx_info_vmo_t(
             koid=self.user_koid or self.koid,
             name=self.name,
@@ -617,7 +649,7 @@ class Vmo(MappableObject):
                 hook = getattr(k, "vmo_hooks", None)
                 if hook is not None and hook.zero_children is not None:
                     hook.zero_children(kernel=k, vmo=parent)
-            parent.release()
+            _release_parent(parent)
 
     def describe(self) -> dict[str, Any]:
         return {"size": self.size, "kind": self.kind, "children": len(self.children)}
