@@ -681,9 +681,16 @@ def test_slice_ports(p: Process) -> None:
     assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_DECOMMIT, 0, P) == zx.ZX_ERR_BAD_STATE
     p.obj(s).unpin()
     p.zx.vmo_op_range(v, zx.ZX_VMO_OP_DECOMMIT, 0, P)
+
+
+def test_deep_slice_hierarchy(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    SLICE = zx.ZX_VMO_CHILD_SLICE
+    k = make_kernel(plugins=["vmo"], check_invariants=False, capture=False)
+    p = k.create_process("deep")
     deep = p.zx.vmo_create(P, 0)
     for _ in range(1000):
         nxt = p.zx.vmo_create_child(deep, SLICE, 0, P)
         p.zx.handle_close(deep)
         deep = nxt
     p.zx.handle_close(deep)  # the chain unwinds without recursion
+    assert not list(k.live_objects("vmo"))
