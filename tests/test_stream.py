@@ -91,6 +91,8 @@ def test_iovec_argument_checks(p: Process) -> None:
     assert status(p.zx.stream_readv, s, 0, [2**63, 2**63]) == zx.ZX_ERR_INVALID_ARGS  # overflow
     assert status(p.zx.stream_readv, s, 0, [-1]) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.stream_readv, s, 0, [b"read-only"]) == zx.ZX_ERR_INVALID_ARGS
+    from array import array
+    assert status(p.zx.stream_readv, s, 0, [memoryview(array("i", [1]))]) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.stream_writev, s, 0, ["text"]) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.stream_readv, s, "0", [1]) == zx.ZX_ERR_INVALID_ARGS
     assert status(p.zx.stream_readv_at, s, 0, -1, [1]) == zx.ZX_ERR_OUT_OF_RANGE

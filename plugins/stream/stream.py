@@ -157,7 +157,9 @@ def _read_caps(vec: list[Any] | tuple[Any, ...]) -> tuple[int, bool, int]:
             if e < 0 or e > _U64:
                 raise ZxError(_INVALID, "an iovec capacity must be a uint64")
             cap = e
-        elif isinstance(e, bytearray) or (isinstance(e, memoryview) and not e.readonly):
+        elif isinstance(e, bytearray) or (
+            isinstance(e, memoryview) and not e.readonly and e.format == "B" and e.ndim == 1
+        ):
             cap = len(e)
         else:
             raise ZxError(_INVALID, f"a read iovec is a capacity or a writable buffer, not {type(e).__name__}")
