@@ -381,6 +381,18 @@ ZX_INFO_VMAR_MAPS = 36
 
 ZX_PROP_NAME = 3
 ZX_PROP_VMO_CONTENT_SIZE = 17
+ZX_PROP_STREAM_MODE_APPEND = 19
+ZX_INFO_STREAM = 26
+
+# Streams (zircon/types.h).
+ZX_STREAM_MODE_READ = 1 << 0
+ZX_STREAM_MODE_WRITE = 1 << 1
+ZX_STREAM_MODE_APPEND = 1 << 2
+ZX_STREAM_CREATE_MASK = ZX_STREAM_MODE_READ | ZX_STREAM_MODE_WRITE | ZX_STREAM_MODE_APPEND
+ZX_STREAM_APPEND = 1 << 0
+ZX_STREAM_SEEK_ORIGIN_START = 0
+ZX_STREAM_SEEK_ORIGIN_CURRENT = 1
+ZX_STREAM_SEEK_ORIGIN_END = 2
 
 ZX_INFO_VMO_TYPE_PHYSICAL = 0
 ZX_INFO_VMO_TYPE_PAGED = 1 << 0
@@ -403,6 +415,7 @@ ZX_CACHE_POLICY_CACHED = 0
 ZX_CACHE_POLICY_UNCACHED = 1
 ZX_CACHE_POLICY_UNCACHED_DEVICE = 2
 ZX_CACHE_POLICY_WRITE_COMBINING = 3
+ZX_CACHE_POLICY_MASK = 3
 
 # ----------------------------------------------------------------------------- VMO
 ZX_VMO_RESIZABLE = 1 << 1
@@ -615,6 +628,16 @@ class zx_info_handle_count_t(_Struct):
 
     _FORMAT: ClassVar[str] = "<I"
     handle_count: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_stream_t(_Struct):
+    """ZX_INFO_STREAM: mode bits (APPEND as currently set), seek offset, content size."""
+
+    _FORMAT: ClassVar[str] = "<I4xQQ"
+    options: int = 0
+    seek: int = 0
+    content_size: int = 0
 
 
 @dataclass(slots=True)

@@ -32,6 +32,8 @@ INTS = st.one_of(
 # allocation that finds a corrupt index slot has already advanced the header.
 CONSUMING = {"zx_handle_replace", "zx_channel_write", "zx_channel_write_etc", "zx_handle_close_many",
              "zx_channel_read", "zx_channel_read_etc", "zx_iob_allocate_id", "zx_process_exit"}
+# zx_vmo_replace_as_executable consumes its source handle on failure, like replace.
+CONSUMING.add("zx_vmo_replace_as_executable")
 
 
 def region_strategy(shared: list[int]) -> st.SearchStrategy[Any]:

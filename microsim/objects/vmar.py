@@ -49,6 +49,17 @@ _ALLOCATE_FLAGS = (
     | zx.ZX_VM_OFFSET_IS_UPPER_LIMIT
 )
 _KNOWN_FLAGS = _MAP_FLAGS | _ALLOCATE_FLAGS | zx.ZX_VM_COMPACT
+# zx_vmar_op_range: the right the VMAR handle needs for each op (is_operation_allowed_from_rights).
+_RANGE_OP_RIGHTS = {
+    zx.ZX_VMAR_OP_COMMIT: zx.ZX_RIGHT_WRITE,
+    zx.ZX_VMAR_OP_DECOMMIT: zx.ZX_RIGHT_WRITE,
+    zx.ZX_VMAR_OP_ZERO: zx.ZX_RIGHT_WRITE,
+    zx.ZX_VMAR_OP_MAP_RANGE: zx.ZX_RIGHT_READ,
+    zx.ZX_VMAR_OP_PREFETCH: zx.ZX_RIGHT_READ,
+    zx.ZX_VMAR_OP_DONT_NEED: 0,
+    zx.ZX_VMAR_OP_ALWAYS_NEED: 0,
+}
+_WRITE_OPS = (zx.ZX_VMAR_OP_COMMIT, zx.ZX_VMAR_OP_DECOMMIT, zx.ZX_VMAR_OP_ZERO)
 
 
 def _round_up(n: int) -> int:
@@ -102,6 +113,20 @@ class MappableObject(KernelObject):
         """Pages of [offset, offset+length) that hold memory (for ZX_INFO_PROCESS_MAPS)."""
         return 0
 
+    def stream_size(self) -> int | None:
+        """The stream (content) size, or None if the object has none
+        (ZX_VM_FAULT_BEYOND_STREAM_SIZE mappings fault past it, rounded up to a page)."""
+        return None
+
+    def check_range_op(self, op: int, offset: int, size: int) -> int:
+        """Validate zx_vmar_op_range's `op` (ZX_VMAR_OP_*) on [offset, offset+size) of this
+        object, changing nothing; return the pages the op would newly commit. Raises the
+        op's ZxError (NOT_SUPPORTED by default: the object supports no range ops)."""
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, f"{type(self).__name__} supports no range ops")
+
+    def apply_range_op(self, op: int, offset: int, size: int) -> None:
+        """Do a range op `check_range_op` accepted (must not fail)."""
+
     def mapping_added(self, mapping: Mapping) -> None:
         """A mapping now refers to this object (it also holds a kernel reference)."""
 
@@ -116,13 +141,16 @@ class Mapping:
     (what both handles allowed at map time).
     """
 
-    __slots__ = ("base", "max_perms", "obj", "offset", "perms", "size", "vmar")
+    __slots__ = ("base", "flags", "max_perms", "obj", "offset", "perms", "size", "vmar")
 
     def __init__(
         self, vmar: Vmar, base: int, size: int, obj: MappableObject, offset: int, perms: int,
-        max_perms: int,
+        max_perms: int, flags: int = 0,
     ) -> None:
         self.vmar = vmar
+        # Mapping options kept for later behaviour (ZX_VM_ALLOW_FAULTS,
+        # ZX_VM_FAULT_BEYOND_STREAM_SIZE).
+        self.flags = flags
         self.base = base
         self.size = size
         self.obj = obj
@@ -237,7 +265,7 @@ class Vmar(KernelObject):
             if base % align:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address does not meet the alignment")
             for child in self._overlaps(base, size):
-                if not overwrite or isinstance(child, Vmar):
+                if not overwrite:
                     raise ZxError(zx.ZX_ERR_ALREADY_EXISTS, f"{base:#x} overlaps {child!r}")
             return base
         spot = self._find_spot(size, align, limit)
@@ -349,6 +377,9 @@ class Vmar(KernelObject):
         kernel = self.kernel
         if kernel.mem.armed:
             kernel.mem.alloc("mapping")
+        if overwrite and any(isinstance(c, Vmar) for c in self._overlaps(base, size)):
+            # Zircon's OverwriteVmMappingLocked unmaps with can_destroy_regions=false.
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "SPECIFIC_OVERWRITE over a sub-VMAR")
         # Commit: nothing below can fail.
         if overwrite:
             self._unmap_range(base, size)
@@ -357,7 +388,8 @@ class Vmar(KernelObject):
             r = _perm_rights(bit)
             if obj_rights & r and vmar_rights & r:
                 max_perms |= bit
-        mapping = Mapping(self, base, size, obj, obj_offset, perms, max_perms)
+        kept = flags & (zx.ZX_VM_ALLOW_FAULTS | zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE)
+        mapping = Mapping(self, base, size, obj, obj_offset, perms, max_perms, kept)
         self._insert_mapping(mapping)
         return mapping
 
@@ -379,7 +411,8 @@ class Vmar(KernelObject):
 
     def _split(self, m: Mapping, at: int) -> Mapping:
         """Split mapping `m` at `at`; returns the upper part (both stay mapped)."""
-        upper = Mapping(self, at, m.end - at, m.obj, m.offset + (at - m.base), m.perms, m.max_perms)
+        upper = Mapping(self, at, m.end - at, m.obj, m.offset + (at - m.base), m.perms, m.max_perms,
+                        m.flags)
         m.size = at - m.base
         self.children[at] = upper
         upper.obj.retain()
@@ -425,45 +458,129 @@ class Vmar(KernelObject):
             sub.destroy()
         self._unmap_range(addr, size)
 
-    def protect(self, options: int, addr: int, length: int) -> None:
-        """zx_vmar_protect's checks after the rights check, and its effect."""
-        if options & ~_PERMS:
-            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "only PERM_* bits are allowed")
+    def mappings_in(self, base: int, end: int) -> Iterator[tuple[Mapping, int, int]]:
+        """(mapping, lo, hi) for every mapping piece in [base, end), descending into
+        sub-VMARs, in address order (Zircon's MappingsOnly enumerator)."""
+        for child in self._overlaps(base, end - base):
+            lo = max(base, child.base)
+            hi = min(end, child.end)
+            if isinstance(child, Mapping):
+                yield child, lo, hi
+            else:
+                yield from child.mappings_in(lo, hi)
+
+    def protect(self, options: int, addr: int, length: int, rights: int = zx.ZX_RIGHT_OP_CHILDREN) -> None:
+        """zx_vmar_protect's checks after the rights check, and its effect.
+
+        Zircon's order: alignment, WRITE/EXECUTE without READ, non-PERM bits (INVALID_ARGS);
+        zero length (INVALID_ARGS); destroyed (BAD_STATE); range outside (INVALID_ARGS);
+        then for each mapping in the range, sub-VMARs included, in address order: a hole
+        before it (NOT_FOUND), permissions above its maximum (ACCESS_DENIED), and for a
+        mapping inside a sub-VMAR: INVALID_ARGS without ZX_RIGHT_OP_CHILDREN in `rights`,
+        ACCESS_DENIED if the new permissions are not a subset of its current ones (a parent
+        may only reduce); finally a hole at the end (NOT_FOUND). All checks run before any
+        change, so a refused call changes nothing.
+        """
+        if addr % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
         perms = options & _PERMS
         if perms & (zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE) and not perms & zx.ZX_VM_PERM_READ:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "WRITE or EXECUTE without READ")
-        if addr % PAGE:
-            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        if options & ~_PERMS:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "only PERM_* bits are allowed")
         size = _round_up(length)
-        if size == 0:
+        if size == 0 or size > _U64:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "length is 0")
         if self.destroyed:
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
         end = addr + size
         if addr < self.base or end > self.end:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range outside the VMAR")
-        if _can_map_for(perms) & ~self.flags:
-            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the VMAR cannot map with these permissions")
-        pieces = self._overlaps(addr, size)
+        pieces = list(self.mappings_in(addr, end))
         cursor = addr
-        for child in pieces:
-            if child.base > cursor:
+        for m, lo, hi in pieces:
+            if lo > cursor:
                 raise ZxError(zx.ZX_ERR_NOT_FOUND, f"{cursor:#x} is not mapped")
-            if isinstance(child, Vmar):
-                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "range covers a sub-VMAR")
-            if perms & ~child.max_perms:
+            if perms & ~m.max_perms:
                 raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "above the mapping's maximum permissions")
-            cursor = child.end
+            if m.vmar is not self:
+                if not rights & zx.ZX_RIGHT_OP_CHILDREN:
+                    raise ZxError(zx.ZX_ERR_INVALID_ARGS, "mapping in a sub-VMAR without OP_CHILDREN")
+                if perms & ~m.perms:
+                    raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "a parent VMAR may only reduce a sub-VMAR's permissions")
+            cursor = hi
         if cursor < end:
             raise ZxError(zx.ZX_ERR_NOT_FOUND, f"{cursor:#x} is not mapped")
-        for child in pieces:
-            assert isinstance(child, Mapping)
-            m = child
-            if m.base < addr:
-                m = self._split(m, addr)
-            if m.end > end:
-                self._split(m, end)
+        for m, lo, hi in pieces:
+            owner = m.vmar
+            if m.base < lo:
+                m = owner._split(m, lo)
+            if m.end > hi:
+                owner._split(m, hi)
             m.perms = perms
+
+    def op_range(self, op: int, addr: int, length: int, rights: int) -> None:
+        """zx_vmar_op_range's checks and effect (`rights`: the VMAR handle's).
+
+        Zircon's order (VmAddressRegionDispatcher::RangeOp, VmAddressRegion::RangeOp): an
+        unknown op (INVALID_ARGS); the handle's right for the op: COMMIT, DECOMMIT and ZERO
+        need WRITE, MAP_RANGE and PREFETCH READ, the hints nothing (ACCESS_DENIED);
+        unaligned address or zero length (INVALID_ARGS); range outside the VMAR
+        (OUT_OF_RANGE); destroyed VMAR (BAD_STATE); then per mapping in address order,
+        sub-VMARs included: a hole before it (BAD_STATE); a mapping in a sub-VMAR for
+        COMMIT, DECOMMIT, PREFETCH, or for any op without ZX_RIGHT_OP_CHILDREN
+        (INVALID_ARGS); a FAULT_BEYOND_STREAM_SIZE mapping whose range passes the stream
+        size (OUT_OF_RANGE); COMMIT, DECOMMIT and ZERO on a mapping that could never be
+        writable, PREFETCH on one that could never be readable (ACCESS_DENIED); the
+        object's own checks (e.g. DECOMMIT of a VMO with snapshot children: NOT_SUPPORTED);
+        a hole at the end (BAD_STATE). Zircon applies the op mapping by mapping; here every
+        check (and the memory a COMMIT needs) is validated first, so a refused call changes
+        nothing.
+        """
+        need = _RANGE_OP_RIGHTS.get(op)
+        if need is None:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown VMAR op {op}")
+        if rights & need != need:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the VMAR handle lacks the op's right")
+        if addr % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        size = _round_up(length)
+        if size == 0 or size > _U64:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "length is 0")
+        end = addr + size
+        if addr < self.base or end > self.end:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "range outside the VMAR")
+        if self.destroyed:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMAR is destroyed")
+        plan: list[tuple[MappableObject, int, int]] = []
+        pages = 0
+        cursor = addr
+        direct_only = op in (zx.ZX_VMAR_OP_COMMIT, zx.ZX_VMAR_OP_DECOMMIT, zx.ZX_VMAR_OP_PREFETCH)
+        for m, lo, hi in self.mappings_in(addr, end):
+            if lo > cursor:
+                raise ZxError(zx.ZX_ERR_BAD_STATE, f"{cursor:#x} is not mapped")
+            if m.vmar is not self and (direct_only or not rights & zx.ZX_RIGHT_OP_CHILDREN):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "mapping inside a sub-VMAR")
+            obj_off = m.offset + (lo - m.base)
+            n = hi - lo
+            if m.flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE:
+                stream = m.obj.stream_size() or 0
+                if obj_off > stream or n > stream - obj_off:
+                    raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the range passes the stream size")
+            if op in _WRITE_OPS and not m.max_perms & zx.ZX_VM_PERM_WRITE:
+                raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the mapping can never be writable")
+            if op == zx.ZX_VMAR_OP_PREFETCH and not m.max_perms & zx.ZX_VM_PERM_READ:
+                raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the mapping can never be readable")
+            pages += m.obj.check_range_op(op, obj_off, n)
+            plan.append((m.obj, obj_off, n))
+            cursor = hi
+        if cursor < end:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, f"{cursor:#x} is not mapped")
+        mem = self.kernel.mem
+        if pages and mem.size is not None and (mem.pages_used + pages) * PAGE > mem.size:
+            raise ZxError(zx.ZX_ERR_NO_MEMORY, "simulated memory is full")
+        for obj, off, n in plan:
+            obj.apply_range_op(op, off, n)
 
     def allocate(self, options: int, offset: int, size: int) -> Vmar:
         """zx_vmar_allocate's checks after the handle lookup; returns the new sub-VMAR."""
@@ -550,6 +667,14 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
             if obj_off + count > m.obj.mappable_size():
                 status = zx.ZX_ERR_OUT_OF_RANGE
                 why = "beyond the end of the mapped object"
+            elif m.flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE:
+                # Pages at or past the page-rounded stream size fault.
+                limit = _round_up(m.obj.stream_size() or 0)
+                if obj_off >= limit:
+                    status = zx.ZX_ERR_OUT_OF_RANGE
+                    why = "beyond the stream size (FAULT_BEYOND_STREAM_SIZE)"
+                else:
+                    count = min(count, limit - obj_off)
         if status:
             if k.trace is not None:
                 k.trace.buffer.append(
@@ -561,10 +686,41 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
         pos += count
 
 
+#: zx_process_read_memory / write_memory move at most this much per call (Zircon's
+#: kMaxDebugReadBlock / kMaxDebugWriteBlock in syscalls/process.cc); larger is INVALID_ARGS.
+MAX_DEBUG_BLOCK = 64 * 1024 * 1024
+
+
+def check_user_buffer(kernel: Kernel, length: int) -> None:
+    """Refuse a user output buffer of `length` bytes that the simulated process could not hold.
+
+    Checked before the kernel builds any output on the host. Zircon copies a read into a
+    user buffer; a buffer cannot be larger than a user address space (no such pointer
+    range exists: the copy fails, ZX_ERR_INVALID_ARGS, as for any invalid buffer), and its
+    pages must be backed by memory (a buffer larger than the whole simulated memory --
+    `Kernel(memory=...)` -- can never be faulted in: ZX_ERR_NO_MEMORY). Smaller buffers are
+    taken to exist already in the caller's address space and cost nothing here.
+    """
+    if length > USER_ASPACE_SIZE:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"a {length}-byte buffer exceeds a user address space")
+    mem = kernel.mem
+    if mem.size is not None and length > mem.size:
+        raise ZxError(zx.ZX_ERR_NO_MEMORY, f"a {length}-byte buffer exceeds the simulated memory")
+
+
 def read_memory(process: Process, addr: int, length: int) -> bytes:
-    """Read [addr, addr+length) of the process's address space through its mappings."""
+    """Read [addr, addr+length) of the process's address space through its mappings.
+
+    Faults (MemoryFault) are found before any byte is copied; then a length the process
+    could not hold as a buffer is ZxError (see `check_user_buffer`); then one buffer is built.
+    """
     pieces = list(_access(process, addr, length, zx.ZX_VM_PERM_READ, "read"))
-    return b"".join(m.obj.read_bytes(off, n) for m, off, n in pieces)
+    if len(pieces) == 1:
+        m, off, n = pieces[0]
+        check_user_buffer(process.kernel, n)
+        return m.obj.read_bytes(off, n)
+    check_user_buffer(process.kernel, length)
+    return b"".join([m.obj.read_bytes(off, n) for m, off, n in pieces])
 
 
 def write_memory(process: Process, addr: int, data: bytes) -> None:
@@ -575,6 +731,54 @@ def write_memory(process: Process, addr: int, data: bytes) -> None:
     for m, off, n in pieces:
         m.obj.write_bytes(off, data[pos : pos + n])
         pos += n
+
+
+def _debug_mapping(process: Process, addr: int, length: int) -> tuple[Mapping, int, int]:
+    """The mapping a debugger access at `addr` goes through, its object offset, and the
+    length trimmed to the mapping and to the object (Zircon's TrimLength)."""
+    if process.exited or process.root_vmar is None:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has no address space")
+    m = process.root_vmar.find_mapping(addr)
+    if m is None:
+        raise ZxError(zx.ZX_ERR_NOT_FOUND, f"nothing is mapped at {addr:#x}")
+    off = m.offset + (addr - m.base)
+    n = min(length, m.end - addr, max(0, m.obj.mappable_size() - off))
+    if n == 0:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the address is past the end of the mapped object")
+    return m, off, n
+
+
+def debug_read_memory(process: Process, addr: int, length: int) -> bytes:
+    """What zx_process_read_memory reads after its handle checks (Zircon's process.cc).
+
+    `length` must be 1..MAX_DEBUG_BLOCK (INVALID_ARGS). The read goes through the single
+    mapping at `addr`, ignoring its permissions, and stops at the mapping's end or the
+    object's end: it may be short. NOT_FOUND if nothing is mapped at `addr` (a sub-VMAR
+    or a hole), OUT_OF_RANGE if the mapping is past the object's end, BAD_STATE if the
+    process has no address space.
+    """
+    addr = arg_size(addr)
+    length = arg_size(length)
+    if length == 0 or length > MAX_DEBUG_BLOCK:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"length must be 1..{MAX_DEBUG_BLOCK}")
+    m, off, n = _debug_mapping(process, addr, length)
+    return m.obj.read_bytes(off, n)
+
+
+def debug_write_memory(process: Process, addr: int, data: bytes) -> int:
+    """What zx_process_write_memory writes after its handle checks; returns bytes written.
+
+    Same rules as `debug_read_memory` (the data's length is the length).
+    """
+    addr = arg_size(addr)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "expected a bytes-like buffer")
+    data = bytes(data)
+    if len(data) == 0 or len(data) > MAX_DEBUG_BLOCK:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"length must be 1..{MAX_DEBUG_BLOCK}")
+    m, off, n = _debug_mapping(process, addr, len(data))
+    m.obj.write_bytes(off, data[:n])
+    return n
 
 
 # --------------------------------------------------------------------------- syscalls
@@ -623,7 +827,28 @@ def sys_vmar_protect(p: Process, vmar: int, options: int, addr: int, len: int) -
     options = arg_u32(options)
     h = _vmar_handle(p, vmar, _perm_rights(options & _PERMS))
     region: Vmar = h.obj
-    region.protect(options, arg_size(addr), arg_size(len))
+    region.protect(options, arg_size(addr), arg_size(len), h.rights)
+    return None
+
+
+def sys_vmar_op_range(
+    p: Process, vmar: int, op: int, address: int, size: int, buffer: Any = None, buffer_size: int = 0
+) -> None:
+    """zx_vmar_op_range: COMMIT, DECOMMIT, MAP_RANGE, ZERO, DONT_NEED, ALWAYS_NEED, PREFETCH
+    on the VMOs mapped in [address, address+size) (see `Vmar.op_range` for the checks).
+
+    `buffer` / `buffer_size` are unused and must be empty (INVALID_ARGS), checked right after
+    the op and rights checks, before the range, as in Zircon's RangeOp.
+    """
+    h = _vmar_handle(p, vmar)
+    op = arg_u32(op)
+    address = arg_size(address)
+    size = arg_size(size)
+    region: Vmar = h.obj
+    need = _RANGE_OP_RIGHTS.get(op)
+    if need is not None and h.rights & need == need and (buffer is not None or buffer_size):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "buffer and buffer_size must be empty")
+    region.op_range(op, address, size, h.rights)
     return None
 
 
@@ -704,6 +929,7 @@ SYSCALLS: dict[str, Callable[..., Any]] = {
     "zx_vmar_unmap": sys_vmar_unmap,
     "zx_vmar_protect": sys_vmar_protect,
     "zx_vmar_destroy": sys_vmar_destroy,
+    "zx_vmar_op_range": sys_vmar_op_range,
 }
 INFO_TOPICS: list[tuple[int, Callable[..., Any], str, type[KernelObject] | None, int]] = [
     (zx.ZX_INFO_VMAR, info_vmar, "ZX_INFO_VMAR", Vmar, zx.ZX_RIGHT_INSPECT),

@@ -9,7 +9,9 @@ Public API for other plugins (the IOB plugin builds on it):
 - `vmo.set_child_observer(obs)`: `obs.on_zero_children(vmo)` when the direct-child count
   drops to 0, and `obs.on_first_child(vmo)` (optional) when it rises from 0 (Zircon's
   VmObjectChildObserver). Hooks `vmo_first_child` / `vmo_zero_children` see every VMO.
-- `vmo.read(offset, length)`, `vmo.write(offset, data)`, `vmo.size`, `vmo.content_size`,
+- `vmo.read(offset, length)`, `vmo.write(offset, data)`, `vmo.zero_range(offset, length)`,
+  `vmo.stream_size()` (None: no stream size), `vmo.set_content_size(n)`, `vmo.expand(size)`
+  (grow, keeping the content size), `vmo.resizable`, `vmo.size`, `vmo.content_size`,
   `vmo.children`, `vmo.parent`, `vmo.num_mappings`, `vmo.pin()` / `unpin()`,
   `vmo.info(handle_rights, extra_flags)`.
 - Hook `process_vmos(kernel, process, add)`: contribute ZX_INFO_PROCESS_VMOS entries.

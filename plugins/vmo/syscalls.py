@@ -11,6 +11,7 @@ from microsim.core.handle import Handle
 from microsim.core.syscall import arg_bytes, arg_size, arg_u32
 from microsim.errors import ZxError
 from microsim.objects.process import Process
+from microsim.objects.vmar import check_user_buffer
 
 _INVALID = zx.ZX_ERR_INVALID_ARGS
 
@@ -18,6 +19,12 @@ _INVALID = zx.ZX_ERR_INVALID_ARGS
 def _check_range(vmo: Vmo, offset: int, length: int) -> None:
     if offset + length > vmo.size:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"[{offset}, +{length}) is beyond the VMO's {vmo.size} bytes")
+
+
+def _check_cached(vmo: Vmo) -> None:
+    # VmObjectPaged's read/write paths refuse uncached VMOs before the range check.
+    if vmo.cache_policy != zx.ZX_CACHE_POLICY_CACHED:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "zx_vmo_read/write on an uncached VMO")
 
 
 def sys_vmo_create(p: Process, size: int, options: int) -> int:
@@ -38,11 +45,19 @@ def sys_vmo_create(p: Process, size: int, options: int) -> int:
 
 
 def sys_vmo_read(p: Process, handle: int, offset: int, length: int) -> bytes:
-    """zx_vmo_read: `length` bytes at `offset` (ZX_RIGHT_READ; bounds are the VMO size)."""
+    """zx_vmo_read: `length` bytes at `offset` (ZX_RIGHT_READ; bounds are the VMO size).
+
+    After the bounds check (OUT_OF_RANGE), the output buffer must be one the process could
+    hold: longer than a user address space is INVALID_ARGS, more than the whole simulated
+    memory is NO_MEMORY (the user buffer's pages could never be faulted in). Nothing is built
+    on the host before these checks.
+    """
     vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_READ)
     offset = arg_size(offset)
     length = arg_size(length)
+    _check_cached(vmo)
     _check_range(vmo, offset, length)
+    check_user_buffer(p.kernel, length)
     return vmo.read(offset, length)
 
 
@@ -51,6 +66,7 @@ def sys_vmo_write(p: Process, handle: int, data: bytes, offset: int) -> None:
     vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_WRITE)
     buf = arg_bytes(data)
     offset = arg_size(offset)
+    _check_cached(vmo)
     _check_range(vmo, offset, len(buf))
     if vmo.immutable:
         raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "immutable VMO")
@@ -75,6 +91,35 @@ def sys_vmo_set_size(p: Process, handle: int, size: int) -> None:
     size = arg_size(size)
     round_size(size)
     vmo.set_size(size)
+    return None
+
+
+def sys_vmo_get_stream_size(p: Process, handle: int) -> int:
+    """zx_vmo_get_stream_size: the stream (content) size; no rights needed. Memory that is
+    not stream-compatible (IOB regions) reports 0."""
+    vmo: Vmo = p.obj(handle, Vmo, 0)
+    size = vmo.stream_size()
+    return 0 if size is None else size
+
+
+def sys_vmo_set_stream_size(p: Process, handle: int, size: int) -> None:
+    """zx_vmo_set_stream_size: set the stream size (ZX_RIGHT_WRITE). Does not resize the
+    VMO: a size beyond the VMO's is OUT_OF_RANGE; NOT_SUPPORTED for memory without a stream
+    size. The same size is a no-op; otherwise the bytes from min(old, new) to the end of the
+    VMO are zeroed (VmObjectDispatcher::SetStreamSize)."""
+    vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_WRITE)
+    size = arg_size(size)
+    old = vmo.stream_size()
+    if old is None:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the VMO has no stream size")
+    if size == old:
+        return None
+    if size > vmo.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, f"stream size {size} is beyond the VMO's {vmo.size} bytes")
+    start = min(size, old)
+    if start < vmo.size:
+        vmo.store.zero(vmo.base + start, vmo.size - start)
+    vmo.content.value = size
     return None
 
 
@@ -128,20 +173,116 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
             raise ZxError(_INVALID, "a cache op needs a non-zero size")
         if op == zx.ZX_VMO_OP_CACHE_INVALIDATE:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
+    if op in (zx.ZX_VMO_OP_DONT_NEED, zx.ZX_VMO_OP_ALWAYS_NEED):
+        # VmObjectPaged::HintRange: only an overflowing range is refused; hints on memory
+        # that is never evicted (no pager) are ignored.
+        if offset + size > (1 << 64) - 1:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
+        return None
+    if op == zx.ZX_VMO_OP_DECOMMIT:
+        n = vmo.check_decommit(offset, size)
+        if n:
+            vmo.decommit(offset, n)
+        return None
     if offset + size > vmo.size:
         raise ZxError(zx.ZX_ERR_OUT_OF_RANGE)
     if op == zx.ZX_VMO_OP_COMMIT:
         vmo.commit(offset, size)
-    elif op == zx.ZX_VMO_OP_DECOMMIT:
-        if offset % zx.ZX_PAGE_SIZE or size % zx.ZX_PAGE_SIZE:
-            raise ZxError(_INVALID, "DECOMMIT needs a page-aligned range")
-        if vmo.kind not in ("root", "slice") or any(c.kind != "slice" for c in vmo.children):
-            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "DECOMMIT on a VMO with non-slice children")
-        vmo.decommit(offset, size)
     elif op == zx.ZX_VMO_OP_ZERO:
         if vmo.immutable:
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
-        vmo.store.zero(vmo.base + offset, size)
+        vmo.store.zero(vmo.base + offset, size, keep=vmo.pinned())
+    return None
+
+
+# ZX_POL_AMBIENT_MARK_VMO_EXEC (zircon/syscalls/policy.h); job policies define the name.
+_POL_AMBIENT_MARK_VMO_EXEC = getattr(zx, "ZX_POL_AMBIENT_MARK_VMO_EXEC", 14)
+
+
+def ambient_mark_vmo_exec(p: Process) -> int:
+    """The status of Zircon's `EnforceBasicPolicy(ZX_POL_AMBIENT_MARK_VMO_EXEC)` for `p`.
+
+    The extension point for job policies: if the process offers
+    `enforce_basic_policy(condition) -> status` (its job's basic policy; it may also raise
+    the policy exception), that decides. Without one, the root job's default applies:
+    ZX_POL_ACTION_ALLOW, so ZX_OK.
+    """
+    enforce = getattr(p, "enforce_basic_policy", None)
+    if enforce is None:
+        return zx.ZX_OK
+    status: int = enforce(_POL_AMBIENT_MARK_VMO_EXEC)
+    return status
+
+
+def sys_vmo_replace_as_executable(p: Process, handle: int, vmex: int) -> int:
+    """zx_vmo_replace_as_executable: replace a VMO handle by one with ZX_RIGHT_EXECUTE added.
+
+    Authorisation: a valid `vmex` resource, or with ZX_HANDLE_INVALID the process's ambient
+    ZX_POL_AMBIENT_MARK_VMO_EXEC policy (`ambient_mark_vmo_exec`). microsim has no resource
+    objects, so a `vmex` handle is never a valid resource: BAD_HANDLE if stale, WRONG_TYPE
+    otherwise. As in Zircon, the authorisation is decided first but reported after the
+    source handle lookup (BAD_HANDLE), and from then on the source handle is consumed even
+    on failure; a source that is not a VMO is BAD_HANDLE.
+    """
+    if type(vmex) is int and vmex == zx.ZX_HANDLE_INVALID:
+        auth = ambient_mark_vmo_exec(p)
+    else:
+        try:
+            p.lookup(vmex, None, 0)
+            auth = zx.ZX_ERR_WRONG_TYPE  # no object here is a ZX_RSRC_KIND_VMEX resource
+        except ZxError as err:
+            auth = err.status
+    h = p.handle(handle)
+    k = p.kernel
+    if k.mem.armed:
+        k.mem.alloc("handle")
+    p.take_handle(handle, "replace")
+    if auth != zx.ZX_OK:
+        k.close_handle(h)
+        raise ZxError(auth, "not authorised to mark the VMO executable")
+    if not isinstance(h.obj, Vmo):
+        k.close_handle(h)
+        raise ZxError(zx.ZX_ERR_BAD_HANDLE, "not a VMO handle")
+    return p.add_handle(Handle(h.obj, h.rights | zx.ZX_RIGHT_EXECUTE), "replace")
+
+
+def sys_vmo_set_cache_policy(p: Process, handle: int, cache_policy: int) -> None:
+    """zx_vmo_set_cache_policy: the handle needs ZX_RIGHT_MAP; then `Vmo.set_cache_policy`'s
+    rules (INVALID_ARGS for an unknown policy; BAD_STATE when mapped, pinned, with
+    children, a child, or committed while uncached)."""
+    vmo: Vmo = p.obj(handle, Vmo, zx.ZX_RIGHT_MAP)
+    vmo.set_cache_policy(arg_u32(cache_policy))
+    return None
+
+
+def sys_vmo_transfer_data(
+    p: Process, dst_vmo: int, options: int, offset: int, length: int, src_vmo: int, src_offset: int
+) -> None:
+    """zx_vmo_transfer_data: move the pages of src[src_offset, +length) to
+    dst[offset, +length); the source range then reads as zeros.
+
+    Order: options != 0, then any unaligned offset or length (INVALID_ARGS); the
+    destination handle needs WRITE, the source READ and WRITE (BAD_HANDLE / WRONG_TYPE /
+    ACCESS_DENIED); a range past either VMO (OUT_OF_RANGE); pinned pages (BAD_STATE).
+    The same VMO may be source and destination.
+    """
+    options = arg_u32(options)
+    offset = arg_size(offset)
+    length = arg_size(length)
+    src_offset = arg_size(src_offset)
+    if options != 0:
+        raise ZxError(_INVALID, "options must be 0")
+    if (offset | length | src_offset) % zx.ZX_PAGE_SIZE:
+        raise ZxError(_INVALID, "offsets and length must be page-aligned")
+    dst: Vmo = p.obj(dst_vmo, Vmo, zx.ZX_RIGHT_WRITE)
+    src: Vmo = p.obj(src_vmo, Vmo, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_WRITE)
+    if src_offset + length > src.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the source range is beyond the source VMO")
+    if offset + length > dst.size:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "the destination range is beyond the VMO")
+    if src.pinned() or dst.pinned():
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+    dst.transfer_from(offset, length, src, src_offset)
     return None
 
 
@@ -227,4 +368,9 @@ SYSCALLS = {
     "zx_vmo_set_size": sys_vmo_set_size,
     "zx_vmo_op_range": sys_vmo_op_range,
     "zx_vmo_create_child": sys_vmo_create_child,
+    "zx_vmo_get_stream_size": sys_vmo_get_stream_size,
+    "zx_vmo_set_stream_size": sys_vmo_set_stream_size,
+    "zx_vmo_replace_as_executable": sys_vmo_replace_as_executable,
+    "zx_vmo_set_cache_policy": sys_vmo_set_cache_policy,
+    "zx_vmo_transfer_data": sys_vmo_transfer_data,
 }

@@ -86,17 +86,26 @@ class PageStore:
         return len(keys)
 
     def read(self, offset: int, length: int) -> bytes:
-        """Bytes [offset, offset+length) of the store (absent pages read as zeros)."""
-        out = bytearray()
-        pos = offset
-        end = offset + length
+        """Bytes [offset, offset+length) of the store (absent pages read as zeros).
+
+        One output buffer is allocated (zero-filled) and only the pages present in the
+        range are copied into it, so a large read of sparse memory costs the pages held,
+        not one Python step per page.
+        """
+        if length <= 0:
+            return b""
+        first, within = divmod(offset, PAGE)
         pages = self.pages
-        while pos < end:
-            i, within = divmod(pos, PAGE)
-            n = min(PAGE - within, end - pos)
-            page = pages.get(i)
-            out += page[within : within + n] if page is not None else _ZERO_PAGE[:n]
-            pos += n
+        if within + length <= PAGE:  # fast path: one page
+            page = pages.get(first)
+            return bytes(page[within : within + length]) if page is not None else bytes(length)
+        end = offset + length
+        out = bytearray(length)
+        for i in pages.irange(first, (end - 1) // PAGE):
+            start = i * PAGE
+            lo = offset if offset > start else start
+            hi = end if end < start + PAGE else start + PAGE
+            out[lo - offset : hi - offset] = pages[i][lo - start : hi - start]
         return bytes(out)
 
     def write(self, offset: int, data: bytes) -> None:
@@ -112,13 +121,18 @@ class PageStore:
             pages[i][within : within + n] = data[pos : pos + n]
             pos += n
 
-    def zero(self, offset: int, length: int) -> None:
-        """Zero a byte range: whole pages are freed, partial ones cleared."""
+    def zero(self, offset: int, length: int, *, keep: bool = False) -> None:
+        """Zero a byte range: whole pages are freed (cleared in place with `keep`, as
+        pinned pages must stay committed), partial ones cleared."""
         end = offset + length
         first_full = (offset + PAGE - 1) // PAGE
         last_full = end // PAGE - 1
         if first_full <= last_full:
-            self.drop(first_full, last_full)
+            if keep:
+                for i in self.pages.irange(first_full, last_full):
+                    self.pages[i][:] = _ZERO_PAGE
+            else:
+                self.drop(first_full, last_full)
         pages = self.pages
         for lo, hi in ((offset, min(end, first_full * PAGE)), (max(offset, (last_full + 1) * PAGE), end)):
             if lo < hi:
@@ -137,6 +151,25 @@ class PageStore:
         for i in keys:
             new.pages[i - base] = bytearray(self.pages[i])
         return new
+
+
+# Parents whose kernel reference is being dropped. Destroying a child releases its parent,
+# which may destroy it and release the grandparent ...: done iteratively, so a chain of a
+# thousand slices (VmoSliceTestCase.DeepHierarchy) does not exhaust the Python stack.
+_releasing: list[Vmo] | None = None
+
+
+def _release_parent(parent: Vmo) -> None:
+    global _releasing
+    if _releasing is not None:
+        _releasing.append(parent)
+        return
+    _releasing = [parent]
+    try:
+        while _releasing:
+            _releasing.pop().release()
+    finally:
+        _releasing = None
 
 
 class ContentSize:
@@ -158,6 +191,7 @@ class Vmo(MappableObject):
     __slots__ = (
         "_size",
         "base",
+        "cache_policy",
         "child_observer",
         "children",
         "content",
@@ -195,6 +229,7 @@ class Vmo(MappableObject):
         self.pin_count = 0
         self.lock_count = 0
         self.immutable = False
+        self.cache_policy = zx.ZX_CACHE_POLICY_CACHED
         # A reference child has its parent's size; everything else owns its size.
         self.size_owner: Vmo = self
         # The koid reported for this memory (Zircon's VMO "user id"): IOB references and
@@ -246,12 +281,14 @@ class Vmo(MappableObject):
         if options & zx.ZX_VMO_CHILD_SLICE:
             if options & ~zx.ZX_VMO_CHILD_SLICE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "SLICE takes no other option")
-            if self.size_owner.resizable:
-                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
+            # VmObjectPaged::CreateChildSlice: alignment, containment, then resizability.
             if offset % PAGE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice offset is not page-aligned")
             if offset + rounded > self.size:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "slice beyond the parent")
+            if self.size_owner.resizable or self.resizable:
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "slice of a resizable VMO")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base + offset, rounded, ContentSize(size))
@@ -259,8 +296,14 @@ class Vmo(MappableObject):
         elif options & zx.ZX_VMO_CHILD_REFERENCE:
             if options & ~(zx.ZX_VMO_CHILD_REFERENCE | zx.ZX_VMO_CHILD_RESIZABLE):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "REFERENCE takes only RESIZABLE")
+            # VmObjectPaged::CreateChildReference's order.
             if offset != 0 or size != 0:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a reference covers the whole VMO")
+            if self.kind == "slice":
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "reference of a slice")
+            if resizable and not self.resizable:
+                raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "RESIZABLE reference of a non-resizable VMO")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             child = Vmo(k, self.store, self.base, 0, self.content)
@@ -277,6 +320,7 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
             if self.pin_count:
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+            self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             visible = max(0, min(rounded, self.size - offset)) if offset < self.size else 0
@@ -284,7 +328,10 @@ class Vmo(MappableObject):
             child = Vmo(k, store, 0, rounded, ContentSize(size))
             child.kind = "snapshot"
             child.immutable = no_write and kind == zx.ZX_VMO_CHILD_SNAPSHOT
-        child.resizable = resizable
+        # A reference shares its parent's pages and size: it is resizable when they are
+        # (without ZX_VMO_CHILD_RESIZABLE its handle lacks ZX_RIGHT_RESIZE, so
+        # zx_vmo_set_size through it is ACCESS_DENIED, as VmoReference.UnsupportedResize).
+        child.resizable = resizable or (child.kind == "reference" and self.size_owner.resizable)
         child.options = zx.ZX_VMO_RESIZABLE if resizable else 0
         child.name = self.name
         child.parent = self
@@ -302,6 +349,10 @@ class Vmo(MappableObject):
         if k_trace is not None:
             k.emit("vmo.child_created", self.koid, child.koid, child.kind)
         return child
+
+    def _check_cached(self) -> None:
+        if self.cache_policy != zx.ZX_CACHE_POLICY_CACHED:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "children of an uncached VMO are not supported")
 
     def create_reference(self) -> Vmo:
         """A ZX_VMO_CHILD_REFERENCE of the whole VMO (unpublished)."""
@@ -342,6 +393,32 @@ class Vmo(MappableObject):
             self.store.zero(self.base + size, rounded - size)
         owner._size = rounded
         self.content.value = size
+
+    def set_content_size(self, value: int) -> None:
+        """Set the content (stream) size alone (shared with reference children); the
+        caller zeroes what must read as zeros."""
+        self.content.value = value
+
+    def expand(self, size: int) -> int:
+        """Grow to `size` rounded up to a page, keeping the content size (Zircon's
+        ExpandIfNecessary for streams); OUT_OF_RANGE above the maximum VMO size. Returns
+        the previous size, for `undo_expand` if a later step of the caller fails."""
+        rounded = round_size(size)
+        owner = self.size_owner
+        old = owner._size
+        if rounded > old:
+            owner._size = rounded
+        return old
+
+    def undo_expand(self, old_size: int) -> None:
+        """Take back an `expand` whose new range was never written."""
+        self.size_owner._size = old_size
+
+    def zero_range(self, offset: int, length: int) -> None:
+        """Make [offset, offset+length) read as zeros (whole pages are freed)."""
+        self._check(offset, length)
+        if length:
+            self.store.zero(self.base + offset, length)
 
     # ------------------------------------------------------------------ bytes
     def _check(self, offset: int, length: int) -> None:
@@ -385,6 +462,125 @@ class Vmo(MappableObject):
         if length:
             self.store.drop((self.base + offset) // PAGE, (self.base + offset + length - 1) // PAGE)
 
+    # ------------------------------------------------------------------ range ops
+    def _cow_root(self) -> Vmo:
+        """The VMO whose pages this one shows: through references and slices (Zircon's
+        references share their parent's VmCowPages; slices forward to their parent)."""
+        v = self
+        while v.kind in ("reference", "slice") and v.parent is not None:
+            v = v.parent
+        return v
+
+    def decommit_supported(self) -> bool:
+        """Whether DECOMMIT is possible: the pages belong to a VMO from zx_vmo_create
+        (reached through references and slices) that has no copy-on-write child
+        anywhere under it (a snapshot child gives it a hidden COW parent in Zircon)."""
+        root = self._cow_root()
+        if root.kind != "root":
+            return False
+        stack = [root]
+        while stack:
+            v = stack.pop()
+            for c in v.children:
+                if c.kind == "snapshot":
+                    return False
+                stack.append(c)
+        return True
+
+    def check_decommit(self, offset: int, size: int) -> int:
+        """DECOMMIT's checks in Zircon's order (VmCowPages::DecommitRangeLocked); returns
+        the length trimmed to the VMO. OUT_OF_RANGE: `offset` past the size; a range that
+        trims to nothing is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
+        unaligned; BAD_STATE: pinned pages."""
+        if offset > self.size:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "offset beyond the VMO")
+        n = min(size, self.size - offset)
+        if n == 0:
+            return 0
+        if not self.decommit_supported():
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "DECOMMIT needs a VMO without copy-on-write children")
+        if offset % PAGE or size % PAGE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "DECOMMIT needs a page-aligned range")
+        if self.pinned():
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages cannot be decommitted")
+        return n
+
+    def pinned(self) -> bool:
+        """Whether this VMO or any VMO showing the same pages (its root and the slices and
+        references under it) holds a pin: a pinned slice blocks DECOMMIT of its parent."""
+        stack = [self._cow_root()]
+        while stack:
+            v = stack.pop()
+            if v.pin_count:
+                return True
+            stack.extend(c for c in v.children if c.kind in ("slice", "reference"))
+        return False
+
+    def stream_size(self) -> int | None:
+        """The stream (content) size; None for memory without one (IOB regions)."""
+        return self.content.value if self.has_stream_size else None
+
+    def check_range_op(self, op: int, offset: int, size: int) -> int:
+        """A VMAR range op's checks on this VMO (see MappableObject); pages it commits."""
+        if op in (zx.ZX_VMAR_OP_MAP_RANGE, zx.ZX_VMAR_OP_DONT_NEED, zx.ZX_VMAR_OP_ALWAYS_NEED):
+            return 0  # hints on memory that is never evicted are ignored (HintRange)
+        if op == zx.ZX_VMAR_OP_DECOMMIT:
+            self.check_decommit(offset, size)
+            return 0
+        if offset + size > self.size:
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "range beyond the VMO")
+        if op == zx.ZX_VMAR_OP_COMMIT and size:
+            return self.store.missing((self.base + offset) // PAGE, (self.base + offset + size - 1) // PAGE)
+        if op == zx.ZX_VMAR_OP_ZERO and self.immutable:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "immutable VMO")
+        return 0
+
+    def apply_range_op(self, op: int, offset: int, size: int) -> None:
+        """Do a VMAR range op `check_range_op` accepted."""
+        if op == zx.ZX_VMAR_OP_COMMIT:
+            self.commit(offset, size)
+        elif op == zx.ZX_VMAR_OP_DECOMMIT:
+            n = min(size, self.size - offset)
+            if n:
+                self.store.drop((self.base + offset) // PAGE, (self.base + offset + n - 1) // PAGE)
+        elif op == zx.ZX_VMAR_OP_ZERO:
+            self.store.zero(self.base + offset, size, keep=self.pinned())
+
+    def set_cache_policy(self, policy: int) -> None:
+        """zx_vmo_set_cache_policy's rules (VmObjectPaged::SetMappingCachePolicy) after the
+        handle checks: a policy outside ZX_CACHE_POLICY_MASK is INVALID_ARGS; BAD_STATE if
+        pages are committed and the VMO is not cached now, if pages are pinned, if it is
+        mapped, if it has children, or if it is a child."""
+        if policy & ~zx.ZX_CACHE_POLICY_MASK:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown cache policy {policy:#x}")
+        if self.cache_policy != zx.ZX_CACHE_POLICY_CACHED and self.committed_pages():
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "committed pages under an uncached policy")
+        if self.pin_count:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
+        if self.num_mappings:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO is mapped")
+        if self.children:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO has children")
+        if self.parent is not None:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the VMO is a child")
+        self.cache_policy = policy
+
+    def transfer_from(self, offset: int, length: int, src: Vmo, src_offset: int) -> None:
+        """Move the pages of src[src_offset, +length) to self[offset, +length) (page-aligned,
+        checked by the caller): the source range then reads as zeros; absent source pages
+        become zero pages here. Pages move, so no memory is charged."""
+        n = length // PAGE
+        if n == 0:
+            return
+        src_first = (src.base + src_offset) // PAGE
+        moved = [(i - src_first, src.store.pages.pop(i))
+                 for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
+        first = (self.base + offset) // PAGE
+        self.store.drop(first, first + n - 1)
+        pages = self.store.pages
+        for rel, page in moved:
+            pages[first + rel] = page
+
     def pin(self) -> None:
         """Pin the VMO's pages (they cannot be decommitted or truncated)."""
         self.pin_count += 1
@@ -414,7 +610,9 @@ class Vmo(MappableObject):
             flags |= zx.ZX_INFO_VMO_DISCARDABLE
         if self.immutable:
             flags |= zx.ZX_INFO_VMO_IMMUTABLE
-        committed = self.committed_pages() * PAGE if self.kind != "reference" else 0
+        # Pages are attributed to the VMO that owns them, never to a reference or a slice
+        # (VmoReference / VmoSliceTestCase.AttributedCounts).
+        committed = self.committed_pages() * PAGE if self.kind not in ("reference", "slice") else 0
         return zx.zx_info_vmo_t(
             koid=self.user_koid or self.koid,
             name=self.name,
@@ -426,7 +624,7 @@ class Vmo(MappableObject):
             flags=flags,
             committed_bytes=committed,
             handle_rights=handle_rights,
-            cache_policy=zx.ZX_CACHE_POLICY_CACHED,
+            cache_policy=self.cache_policy,
             populated_bytes=committed,
         )
 
@@ -451,7 +649,7 @@ class Vmo(MappableObject):
                 hook = getattr(k, "vmo_hooks", None)
                 if hook is not None and hook.zero_children is not None:
                     hook.zero_children(kernel=k, vmo=parent)
-            parent.release()
+            _release_parent(parent)
 
     def describe(self) -> dict[str, Any]:
         return {"size": self.size, "kind": self.kind, "children": len(self.children)}
