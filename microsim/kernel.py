@@ -25,8 +25,8 @@ from microsim.core.plugins import (
     PluginRecord,
     call_each,
     installed_plugins,
-    make_plugin_manager,
     order_plugins,
+    plugin_manager_for,
     resolve,
 )
 from microsim.core.sched import Scheduler
@@ -59,6 +59,10 @@ class Kernel:
     `memory`: simulated memory size in bytes (default 1 GiB; None: unlimited, at the risk
     of a program committing more pages than the host has). `check_invariants=True`
     runs the invariant checker after every syscall.
+
+    Kernels that load the same plugins share one pluggy manager (`kernel.pm`), so
+    building one costs a few milliseconds: register plugins through the entry points or
+    `plugins=`, never into `kernel.pm` directly.
     """
 
     def __init__(
@@ -111,7 +115,7 @@ class Kernel:
             ("event kind", kind): "core" for kind in CORE_EVENT_KINDS
         }
         self.syscalls = SyscallTable(self)
-        self.pm: pluggy.PluginManager = make_plugin_manager()
+        self.pm: pluggy.PluginManager
         self.plugins: dict[str, PluginRecord] = {}
         self._load_plugins(plugins)
 
@@ -135,26 +139,11 @@ class Kernel:
         wanted: list[Any] = list(installed) if specs is None else list(specs)
         records = order_plugins([resolve(s, installed) for s in wanted])
         core_rec = PluginRecord("core", core_objects, (), core_objects.description)
+        self.pm, specs = plugin_manager_for([core_rec, *records])
         pm = self.pm
         for rec in [core_rec, *records]:
-            try:
-                pm.register(rec.plugin, name=rec.name)
-            except (pluggy.PluginValidationError, ValueError) as exc:
-                raise PluginError(f"plugin {rec.name!r}: {exc}") from exc
+            rec.hookspecs = list(specs[rec.name])
             self.plugins[rec.name] = rec
-
-        def add_specs(name: str) -> dict[str, Any]:
-            def register(module: Any) -> None:
-                pm.add_hookspecs(module)
-                self.plugins[name].hookspecs.append(module)
-
-            return {"register": register}
-
-        try:
-            call_each(pm, "register_hookspecs", add_specs)
-            pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
         call_each(pm, "register_object_types", lambda n: {"register": self._type_registrar(n)})
         call_each(pm, "register_event_kinds", lambda n: {"register": self._event_registrar(n)})
         call_each(pm, "register_syscalls", lambda n: {"register": self._syscall_registrar(n)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -35,13 +36,35 @@ class PluginRecord:
     hookspecs: list[Any] = field(default_factory=list)
 
 
+# Scanning entry points parses every distribution's metadata: about a third of building a
+# Kernel. The scan is kept per import path (a changed sys.path scans again).
+_scans: dict[tuple[str, ...], tuple[dict[str, importlib.metadata.EntryPoint], dict[str, str]]] = {}
+
+
+def _scan() -> tuple[dict[str, importlib.metadata.EntryPoint], dict[str, str]]:
+    """Every installed entry point of the group by name, and each one's distribution name."""
+    key = tuple(sys.path)
+    found = _scans.get(key)
+    if found is None:
+        eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        found = _scans[key] = (
+            {ep.name: ep for ep in eps},
+            {ep.name: ep.dist.name if ep.dist is not None else "" for ep in eps},
+        )
+    return found
+
+
+def distribution_of(name: str) -> str:
+    """The distribution that installs the plugin entry point `name` ("" if none)."""
+    return _scan()[1].get(name, "")
+
+
 def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:
     """Entry points of the `microsim.plugins` group, by name (sorted).
 
     `MICROSIM_PLUGINS=a,b` restricts them to the named ones.
     """
-    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    found = {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
+    found = dict(_scan()[0])
     only = os.environ.get("MICROSIM_PLUGINS")
     if only:
         wanted = {n.strip() for n in only.split(",") if n.strip()}
@@ -53,8 +76,7 @@ def builtin_plugins() -> list[str]:
     """Names of the plugins microsim's own distribution installs (sorted), whatever
     third-party plugins are installed beside them; microsim's docs and doc tests cover
     these only."""
-    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    return sorted(ep.name for ep in eps if ep.dist is not None and ep.dist.name == "microsim")
+    return sorted(name for name, dist in _scan()[1].items() if dist == "microsim")
 
 
 def _load_entry_point(ep: importlib.metadata.EntryPoint) -> Any:
@@ -72,7 +94,7 @@ def resolve(spec: Any, installed: dict[str, importlib.metadata.EntryPoint]) -> P
             ep = installed[spec]
             plugin = _load_entry_point(ep)
             name = spec
-            dist = ep.dist.name if ep.dist is not None else ""
+            dist = distribution_of(spec)
         else:
             try:
                 plugin = importlib.import_module(spec)
@@ -89,7 +111,7 @@ def resolve(spec: Any, installed: dict[str, importlib.metadata.EntryPoint]) -> P
         for ep_name, ep in installed.items():
             if isinstance(spec, ModuleType) and ep.value.split(":")[0] == spec.__name__:
                 name = ep_name
-                dist = ep.dist.name if ep.dist is not None else ""
+                dist = distribution_of(ep_name)
     if not isinstance(name, str):
         raise PluginError(f"plugin {spec!r}: its `name` attribute must be a string")
     requires = tuple(getattr(plugin, "requires", ()) or ())
@@ -137,6 +159,45 @@ def make_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     return pm
+
+
+# Registering a plugin with pluggy inspects every attribute of its module: most of the
+# cost of building a Kernel. Kernels loading the same plugin objects in the same order
+# share one manager (hooks always receive the kernel, so plugins keep per-kernel state on
+# it); the value is the manager and the hook-spec modules each plugin declared.
+_managers: dict[tuple[tuple[str, int], ...], tuple[pluggy.PluginManager, dict[str, list[Any]], list[Any]]] = {}
+
+
+def plugin_manager_for(records: list[PluginRecord]) -> tuple[pluggy.PluginManager, dict[str, list[Any]]]:
+    """A plugin manager with `records` registered in order, their own hook specs added
+    and `check_pending()` passed; and, per plugin name, the hook-spec modules it added."""
+    key = tuple((rec.name, id(rec.plugin)) for rec in records)
+    cached = _managers.get(key)
+    if cached is not None:
+        return cached[0], cached[1]
+    pm = make_plugin_manager()
+    for rec in records:
+        try:
+            pm.register(rec.plugin, name=rec.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {rec.name!r}: {exc}") from exc
+    specs: dict[str, list[Any]] = {rec.name: [] for rec in records}
+
+    def add_specs(name: str) -> dict[str, Any]:
+        def register(module: Any) -> None:
+            pm.add_hookspecs(module)
+            specs[name].append(module)
+
+        return {"register": register}
+
+    try:
+        call_each(pm, "register_hookspecs", add_specs)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from exc
+    # The plugin objects are kept with the entry, so their ids stay theirs.
+    _managers[key] = (pm, specs, [rec.plugin for rec in records])
+    return pm, specs
 
 
 def call_each(
