@@ -159,7 +159,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         result.syscalls = counts["syscalls"]
         result.errors = counts["errors"]
         result.leaked_handles = sum(len(p.handles) for p in kernel.processes)
-        live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar")]
+        live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar", "job")]
         result.live_objects = len(live)
         del root
     return result

@@ -39,10 +39,15 @@ class ThreadExit(BaseException):
 
 
 class Wait:
-    """Something a blocked thread (or a direct caller) is waiting for."""
+    """Something a blocked thread (or a direct caller) is waiting for.
 
-    def __init__(self, description: str) -> None:
+    `reason` is the ZX_THREAD_STATE_BLOCKED_* state ZX_INFO_THREAD reports for a thread
+    blocked on this wait (default: sleeping).
+    """
+
+    def __init__(self, description: str, reason: int = zx.ZX_THREAD_STATE_BLOCKED_SLEEPING) -> None:
         self.description = description
+        self.reason = reason
         self.done = False
         self.status = zx.ZX_OK
         self.thread: Thread | None = None
@@ -54,8 +59,11 @@ class Wait:
 class SignalWait(Wait):
     """A wait on signals of one or more objects (wait_one / wait_many)."""
 
-    def __init__(self, items: list[tuple[KernelObject, Handle, int]], description: str) -> None:
-        super().__init__(description)
+    def __init__(
+        self, items: list[tuple[KernelObject, Handle, int]], description: str,
+        reason: int = zx.ZX_THREAD_STATE_BLOCKED_WAIT_ONE,
+    ) -> None:
+        super().__init__(description, reason)
         self.items = items
         self.observers: list[_WaitObserver] = []
         self.observed = [0] * len(items)
@@ -100,6 +108,12 @@ class _WaitObserver(SignalObserver):
             return
         w.observed[self.index] = obj.signals | zx.ZX_SIGNAL_HANDLE_CLOSED
         self.sched.finish(w, zx.ZX_ERR_CANCELED)
+
+
+class ThreadGreenlet(greenlet.greenlet):
+    """The greenlet of a simulated thread; `thread` names it (for `current_thread()`)."""
+
+    thread: Thread | None = None
 
 
 class Scheduler:
@@ -235,7 +249,9 @@ class Scheduler:
                     t.state = "running"
                     k.preempt = bool(runnable)
                     if t.glet is None:
-                        t.glet = greenlet.greenlet(self._thread_main, parent=self.main)
+                        glet = ThreadGreenlet(self._thread_main, parent=self.main)
+                        glet.thread = t
+                        t.glet = glet
                         k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
                         t.ctx = (0, t.process.koid, t.koid)
                     self.switches += 1
@@ -269,14 +285,26 @@ class Scheduler:
     def _thread_main(self, t: Thread) -> None:
         k = self.kernel
         try:
+            assert t.entry is not None
             t.result = t.entry(*t.args)
         except ThreadExit:
             pass
         except BaseException as exc:
             t.error = exc
+            with contextlib.suppress(ThreadExit):
+                self._uncaught(t, exc)
         finally:
             self._thread_exited(t)
         k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
+
+    def _uncaught(self, t: Thread, exc: BaseException) -> None:
+        """An exception escaped a thread's code: raise a Zircon exception (the kernel's
+        `exception_hook` delivers it); unhandled, the process is killed."""
+        hook = self.kernel.exception_hook
+        if hook is not None and not t.killed:
+            hook(t, exc)
+            return
+        t.process.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL)
 
     def _thread_exited(self, t: Thread) -> None:
         k = self.kernel
@@ -290,13 +318,12 @@ class Scheduler:
                 "exit",
                 "" if t.error is None else f"{type(t.error).__name__}: {t.error}",
             )
-        t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_TERMINATED)
-        proc = t.process
-        if t in proc.threads:
-            proc.threads.remove(t)
+        t.update_signals(zx.ZX_THREAD_RUNNING | zx.ZX_THREAD_SUSPENDED, zx.ZX_THREAD_TERMINATED)
+        exc = t.exceptionate
+        if exc is not None:
+            exc.shutdown()
+        t.process.thread_exited(t)
         t.release()
-        if not proc.threads and not proc.exited:
-            k.exit_process(proc, 0 if t.error is None else -1)
 
     def kill(self, t: Thread) -> None:
         """End a thread because its process exits.
@@ -305,8 +332,8 @@ class Scheduler:
         runnable; it unwinds with `ThreadExit` when it next gets the CPU (or at once, if it
         is the caller: the caller's syscall raises `ThreadExit` after the exit is done).
         """
-        if t.state == "dead":
-            return
+        if t.state == "dead" or t.state == "new":
+            return  # a never-started thread is not killed (Zircon: it stays NEW)
         if t.glet is None:
             t.state = "dead"
             if t in self.runnable:
@@ -321,6 +348,20 @@ class Scheduler:
             t.state = "runnable"
             self.runnable.append(t)
             self._update_preempt()
+
+    def reap(self) -> None:
+        """Unwind killed threads now when called from outside the scheduler (a direct
+        call from Python), so a kill completes synchronously; inside a run they unwind
+        when they next get the CPU."""
+        if self.running:
+            return
+        for t in list(self.threads):
+            if t.killed and t.state != "dead" and t.glet is not None and not t.glet.dead:
+                if t.wait is not None:
+                    t.wait.cancel()
+                    t.wait.done = True
+                with contextlib.suppress(ThreadExit):
+                    t.glet.throw(ThreadExit)
 
     def shutdown(self) -> None:
         """Unwind every thread still suspended (the kernel is closing)."""

@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from microsim.hookspecs import hookimpl
-from microsim.objects import handles, process, thread, vmar
+from microsim.objects import handles, job, process, task, thread, vmar
 
-description = "koids, handles, rights, processes, threads, VMARs, signals and waits"
+description = "koids, handles, rights, jobs, processes, threads, VMARs, signals and waits"
 
-_MODULES = (handles, process, vmar)
+_MODULES = (handles, job, process, thread, task, vmar)
 
 
 @hookimpl
 def register_object_types(register: Any) -> None:
+    register(job.Job)
     register(process.Process)
     register(thread.Thread)
     register(vmar.Vmar)
@@ -40,3 +41,9 @@ def register_info_topics(register: Any) -> None:
 @hookimpl
 def check_invariants(kernel: Any, report: Any) -> None:
     vmar.check_invariants(kernel, report)
+
+
+@hookimpl
+def register_event_kinds(register: Any) -> None:
+    # A job or process is killed (zx_task_kill, a job kill, an unhandled exception...).
+    register("task_kill", ("koid", "code"))
