@@ -15,8 +15,8 @@ from microsim.core.object import KernelObject, PeeredObject, SignalObserver
 from microsim.errors import Deadlock, KernelPanic, MemoryFault, MicrosimError, PluginError, ZxError
 from microsim.hookspecs import hookimpl, hookspec
 from microsim.kernel import Kernel
-from microsim.objects.process import Process
-from microsim.objects.thread import Thread
+from microsim.objects.process import Process, ProcessExitedError
+from microsim.objects.thread import Thread, vdso
 from microsim.runner import spawn
 
 __version__ = "0.1.0"
@@ -33,11 +33,13 @@ __all__ = [
     "PeeredObject",
     "PluginError",
     "Process",
+    "ProcessExitedError",
     "SignalObserver",
     "Thread",
     "ZxError",
     "hookimpl",
     "hookspec",
     "spawn",
+    "vdso",
     "zx",
 ]

@@ -335,8 +335,8 @@ class Kernel:
         """A new INITIAL process in `job` (default: the root job) with a root VMAR.
 
         With `startup_handles` (the default, for processes driven from Python) the process
-        also gets handles to itself and to its root VMAR (`zx_process_self`,
-        `zx_vmar_root_self`); zx_process_create passes False, as Zircon gives a new process
+        also gets handles to itself, its root VMAR and its job (`zx_process_self`,
+        `zx_vmar_root_self`, `zx_job_default`); zx_process_create passes False, as Zircon gives a new process
         an empty handle table. A job that is being killed refuses (ZX_ERR_BAD_STATE).
         """
         job = self.root_job if job is None else job
@@ -355,6 +355,7 @@ class Kernel:
             proc.root_vmar_handle = self.new_handle(
                 proc, proc.root_vmar, proc.root_vmar.default_handle_rights(), "startup"
             )
+            proc.job_handle = self.new_handle(proc, job, zx.ZX_DEFAULT_JOB_RIGHTS, "startup")
             self.cur_pid = saved
         return proc
 

@@ -239,7 +239,7 @@ def sys_object_wait_many(p: Process, items: list[Any], deadline: int) -> list[in
     k = p.kernel
     if deadline <= k.now:
         raise ZxError(zx.ZX_ERR_TIMED_OUT, pending=pending)
-    wait = SignalWait(entries, f"wait_many({len(entries)} items)")
+    wait = SignalWait(entries, f"wait_many({len(entries)} items)", zx.ZX_THREAD_STATE_BLOCKED_WAIT_MANY)
     wait.arm(k.sched)
     status = k.sched.block(wait, deadline)
     if status == zx.ZX_ERR_TIMED_OUT:

@@ -97,6 +97,7 @@ class Process(KernelObject):
         "exited",
         "handles",
         "job",
+        "job_handle",
         "parent_koid",
         "root_vmar",
         "root_vmar_handle",
@@ -121,6 +122,7 @@ class Process(KernelObject):
         self.root_vmar: Vmar | None = None
         self.self_handle = zx.ZX_HANDLE_INVALID
         self.root_vmar_handle = zx.ZX_HANDLE_INVALID
+        self.job_handle = zx.ZX_HANDLE_INVALID
         self.exceptionate: Any = None
         self.critical_to: tuple[Job, int] | None = None
         self.zx: SyscallFacade = kernel.syscalls.facade_class(self)
@@ -381,6 +383,12 @@ def sys_vmar_root_self(p: Process) -> int:
     return p.root_vmar_handle
 
 
+def sys_job_default(p: Process) -> int:
+    """zx_job_default: the process's startup handle to its job (ZX_HANDLE_INVALID if it
+    was given none)."""
+    return p.job_handle
+
+
 def sys_process_create(p: Process, job: int, name: Any, options: int) -> tuple[int, int]:
     """zx_process_create: a new process in `job`; returns (process handle, root VMAR handle).
 
@@ -548,6 +556,7 @@ def sys_process_write_memory(p: Process, process: int, vaddr: int, buffer: Any) 
 SYSCALLS: dict[str, Any] = {
     "zx_process_self": sys_process_self,
     "zx_vmar_root_self": sys_vmar_root_self,
+    "zx_job_default": sys_job_default,
     "zx_process_create": sys_process_create,
     "zx_process_start": sys_process_start,
     "zx_process_exit": sys_process_exit,

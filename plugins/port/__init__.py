@@ -93,7 +93,7 @@ class _AsyncWait(SignalObserver):
 
 class _PortWait(Wait):
     def __init__(self, port: Port) -> None:
-        super().__init__(f"port_wait(koid {port.koid})")
+        super().__init__(f"port_wait(koid {port.koid})", zx.ZX_THREAD_STATE_BLOCKED_PORT)
         self.port = port
         self.packet: zx.zx_port_packet_t | None = None
 

@@ -1,0 +1,460 @@
+"""Jobs, processes and threads through their syscalls (rules from Zircon's core-tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from microsim import Kernel, ProcessExitedError, ZxError, vdso, zx
+
+INF = zx.ZX_TIME_INFINITE
+NO_ALL = zx.ZX_JOB_NO_JOBS | zx.ZX_JOB_NO_PROCESSES | zx.ZX_JOB_NO_CHILDREN
+
+
+def status(fn: Any, *args: Any) -> int:
+    try:
+        fn(*args)
+    except ZxError as e:
+        return e.status
+    return zx.ZX_OK
+
+
+@pytest.fixture
+def k() -> Any:
+    with Kernel(seed=3, check_invariants=True) as kernel:
+        yield kernel
+
+
+@pytest.fixture
+def host(k: Kernel) -> Any:
+    return k.create_process("host")
+
+
+def _pending(p: Any, h: int) -> int:
+    try:
+        return p.zx.object_wait_one(h, zx.ZX_USER_SIGNAL_7, 0)
+    except ZxError as e:
+        assert e.status == zx.ZX_ERR_TIMED_OUT
+        return e.observed  # type: ignore[no-any-return]
+
+
+def new_process(host: Any, name: str = "child") -> tuple[int, int]:
+    return host.zx.process_create(host.zx.job_default(), name, 0)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- jobs
+def test_root_job_and_job_default(k: Kernel, host: Any) -> None:
+    job = host.zx.job_default()
+    info = host.zx.object_get_info(job, zx.ZX_INFO_HANDLE_BASIC)
+    assert info.type == zx.ZX_OBJ_TYPE_JOB and info.related_koid == 0
+    assert info.koid == k.root_job.koid and k.root_job.name == b"root"
+    assert host.zx.object_get_property(job, zx.ZX_PROP_NAME) == b"root"
+    assert host.koid in host.zx.object_get_info(job, zx.ZX_INFO_JOB_PROCESSES)
+    pinfo = host.zx.object_get_info(host.zx.process_self(), zx.ZX_INFO_HANDLE_BASIC)
+    assert pinfo.related_koid == k.root_job.koid
+
+
+def test_job_create_signals_and_tree(host: Any) -> None:
+    root = host.zx.job_default()
+    child = host.zx.job_create(root, 0)
+    assert host.zx.object_get_info(child, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_DEFAULT_JOB_RIGHTS
+    assert _pending(host, child) == NO_ALL
+    grand = host.zx.job_create(child, 0)
+    assert _pending(host, child) == zx.ZX_JOB_NO_PROCESSES
+    grand_koid = host.zx.object_get_info(grand, zx.ZX_INFO_HANDLE_BASIC).koid
+    assert list(host.zx.object_get_info(child, zx.ZX_INFO_JOB_CHILDREN)) == [grand_koid]
+    # Closing the only handle of an empty child job removes it from the tree.
+    host.zx.handle_close(grand)
+    assert list(host.zx.object_get_info(child, zx.ZX_INFO_JOB_CHILDREN)) == []
+    assert _pending(host, child) == NO_ALL
+    proc, vmar = host.zx.process_create(child, b"p", 0)
+    assert _pending(host, child) == zx.ZX_JOB_NO_JOBS
+    # Closing the only handle of an INITIAL process removes it too.
+    host.zx.handle_close(proc)
+    assert _pending(host, child) == NO_ALL
+    assert list(host.zx.object_get_info(child, zx.ZX_INFO_JOB_PROCESSES)) == []
+    host.zx.handle_close(vmar)
+
+
+def test_job_create_errors(host: Any) -> None:
+    root = host.zx.job_default()
+    assert status(host.zx.job_create, root, 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.job_create, 12345, 0) == zx.ZX_ERR_BAD_HANDLE
+    assert status(host.zx.job_create, host.zx.process_self(), 0) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(root, zx.ZX_DEFAULT_JOB_RIGHTS & ~zx.ZX_RIGHT_MANAGE_JOB)
+    assert status(host.zx.job_create, weak, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.job_create, root, 1 << 70) == zx.ZX_ERR_INVALID_ARGS
+    # Depth limit: the root has height 32.
+    job, chain = root, []
+    for _ in range(zx.ZX_MAX_JOB_HEIGHT):
+        job = host.zx.job_create(job, 0)
+        chain.append(job)
+    assert status(host.zx.job_create, job, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    killed = host.zx.job_create(root, 0)
+    host.zx.task_kill(killed)
+    assert status(host.zx.job_create, killed, 0) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.process_create, killed, "x", 0) == zx.ZX_ERR_BAD_STATE
+
+
+def test_job_info_and_kill_cascade(host: Any) -> None:
+    root = host.zx.job_default()
+    job = host.zx.job_create(root, 0)
+    sub = host.zx.job_create(job, 0)
+    proc, _vmar = host.zx.process_create(sub, "victim", 0)
+    info = host.zx.object_get_info(job, zx.ZX_INFO_JOB)
+    assert (info.return_code, info.exited) == (0, False)
+    host.zx.task_kill(job)
+    info = host.zx.object_get_info(job, zx.ZX_INFO_JOB)
+    assert (info.return_code, info.exited) == (zx.ZX_TASK_RETCODE_SYSCALL_KILL, True)
+    assert _pending(host, job) == NO_ALL | zx.ZX_JOB_TERMINATED
+    assert _pending(host, sub) & zx.ZX_JOB_TERMINATED
+    pinfo = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert pinfo.return_code == zx.ZX_TASK_RETCODE_SYSCALL_KILL
+    assert pinfo.flags == zx.ZX_INFO_PROCESS_FLAG_STARTED | zx.ZX_INFO_PROCESS_FLAG_EXITED
+    assert host.zx.task_kill(job) is None  # killing a dead job: ZX_OK
+    assert list(host.zx.object_get_info(root, zx.ZX_INFO_JOB_CHILDREN)).count(
+        host.zx.object_get_info(job, zx.ZX_INFO_HANDLE_BASIC).koid) == 0
+    assert status(host.zx.object_get_info, job, zx.ZX_INFO_JOB, 8) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    weak = host.zx.handle_duplicate(root, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.object_get_info, weak, zx.ZX_INFO_JOB_CHILDREN) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.object_get_info, weak, zx.ZX_INFO_JOB_PROCESSES) == zx.ZX_ERR_ACCESS_DENIED
+
+
+def test_job_stays_ready_when_its_last_process_exits(k: Kernel, host: Any) -> None:
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    proc, _ = host.zx.process_create(job, "short", 0)
+    thr = host.zx.thread_create(proc, "main", 0)
+    host.zx.process_start(proc, thr, lambda a, b: vdso().process_exit(7), 0, 0, 0)
+    k.run()
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 7
+    assert _pending(host, job) == NO_ALL
+    assert not host.zx.object_get_info(job, zx.ZX_INFO_JOB).exited
+
+
+# --------------------------------------------------------------------------- processes
+def test_process_create_names_rights_and_errors(host: Any) -> None:
+    job = host.zx.job_default()
+    proc, vmar = host.zx.process_create(job, "x" * 40, 0)
+    assert host.zx.object_get_property(proc, zx.ZX_PROP_NAME) == b"x" * 31
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_DEFAULT_PROCESS_RIGHTS
+    vinfo = host.zx.object_get_info(vmar, zx.ZX_INFO_HANDLE_BASIC)
+    assert vinfo.type == zx.ZX_OBJ_TYPE_VMAR and vinfo.rights == 0x20801F
+    empty, _ = host.zx.process_create(job, b"", 0)
+    assert host.zx.object_get_property(empty, zx.ZX_PROP_NAME) == b""
+    cut, _ = host.zx.process_create(job, b"ab\0cd", 0)
+    assert host.zx.object_get_property(cut, zx.ZX_PROP_NAME) == b"ab"
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).flags == 0
+    before = len(host.handles)
+    assert status(host.zx.process_create, job, "n", 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.process_create, job, None, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.process_create, job, 5, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.process_create, 77, "n", 0) == zx.ZX_ERR_BAD_HANDLE
+    assert status(host.zx.process_create, proc, "n", 0) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(job, zx.ZX_DEFAULT_JOB_RIGHTS & ~zx.ZX_RIGHT_MANAGE_PROCESS)
+    assert status(host.zx.process_create, weak, "n", 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert len(host.handles) == before + 1
+
+
+def test_process_start_runs_entry_with_moved_handle(k: Kernel, host: Any) -> None:
+    seen: list[Any] = []
+
+    def entry(arg1: int, arg2: Any) -> None:
+        z = vdso()
+        seen.append((z.object_get_info(arg1, zx.ZX_INFO_HANDLE_BASIC).type, arg2))
+        z.process_exit(42)
+
+    proc, _vmar = new_process(host)
+    thr = host.zx.thread_create(proc, "main", 0)
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_NEW
+    assert _pending(host, thr) == 0
+    ev = host.zx.vmo_create(0, 0)
+    host.zx.process_start(proc, thr, entry, 0, ev, "data")
+    assert ev not in host.handles  # moved
+    info = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert info.flags == zx.ZX_INFO_PROCESS_FLAG_STARTED and info.return_code == 0
+    tkoid = host.zx.object_get_info(thr, zx.ZX_INFO_HANDLE_BASIC).koid
+    assert list(host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS_THREADS)) == [tkoid]
+    assert _pending(host, thr) == zx.ZX_THREAD_RUNNING
+    k.run()
+    assert seen == [(zx.ZX_OBJ_TYPE_VMO, "data")]
+    info = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert info.return_code == 42 and info.flags == 3
+    assert _pending(host, proc) == zx.ZX_PROCESS_TERMINATED
+    assert _pending(host, thr) == zx.ZX_THREAD_TERMINATED
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_DEAD
+    assert list(host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS_THREADS)) == []
+    v1 = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS_V1)
+    assert (v1.return_code, v1.started, v1.exited) == (42, True, True)
+    # Thread of a dead process: ZX_PROP_NAME and THREAD_STATS are BAD_STATE.
+    assert status(host.zx.object_get_property, thr, zx.ZX_PROP_NAME) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.object_get_info, thr, zx.ZX_INFO_THREAD_STATS) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.object_get_info, proc, zx.ZX_INFO_TASK_STATS) == zx.ZX_ERR_BAD_STATE
+
+
+def test_process_start_errors_close_arg1(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+    other, _ = new_process(host, "other")
+    other_thr = host.zx.thread_create(other, "t", 0)
+
+    def check(expected: int, *args: Any) -> None:
+        ev = host.zx.vmo_create(0, 0)
+        assert status(host.zx.process_start, *args[:4], ev, 0) == expected
+        assert ev not in host.handles  # closed whatever failed
+
+    noop = lambda a, b: None  # noqa: E731
+    check(zx.ZX_ERR_BAD_HANDLE, 99, thr, noop, 0)
+    check(zx.ZX_ERR_WRONG_TYPE, thr, thr, noop, 0)
+    check(zx.ZX_ERR_WRONG_TYPE, proc, proc, noop, 0)
+    ro = host.zx.handle_duplicate(proc, zx.ZX_RIGHT_INSPECT)
+    check(zx.ZX_ERR_ACCESS_DENIED, ro, thr, noop, 0)
+    check(zx.ZX_ERR_ACCESS_DENIED, proc, other_thr, noop, 0)
+    check(zx.ZX_ERR_INVALID_ARGS, proc, thr, 1 << 55, 0)
+    check(zx.ZX_ERR_INVALID_ARGS, proc, thr, "not code", 0)
+    nt = host.zx.vmo_create(0, 0)
+    nt = host.zx.handle_replace(nt, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.process_start, proc, thr, noop, 0, nt, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert nt not in host.handles
+    # An invalid arg1 is no error: the process starts with arg1 = 0.
+    got: list[int] = []
+    host.zx.process_start(proc, thr, lambda a, b: got.append(a), 0, 12345, 0)
+    check(zx.ZX_ERR_BAD_STATE, proc, thr, noop, 0)  # started twice
+    k.run()
+    assert got == [0]
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
+    check(zx.ZX_ERR_BAD_STATE, proc, thr, noop, 0)  # dead
+
+
+def test_threads_start_and_last_thread_ends_process(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    first = host.zx.thread_create(proc, "first", 0)
+    second = host.zx.thread_create(proc, "second", 0)
+    order: list[str] = []
+
+    def second_body(a: Any, b: Any) -> None:
+        order.append(f"second {a} {b}")
+
+    def first_body(a: Any, b: Any) -> None:
+        order.append("first")
+        vdso().nanosleep(vdso().deadline_after(10_000))
+        order.append("first again")
+
+    # zx_thread_start may start the first thread of an INITIAL process.
+    host.zx.thread_start(first, first_body, 0, 0, 0)
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).flags == zx.ZX_INFO_PROCESS_FLAG_STARTED
+    assert status(host.zx.thread_start, first, first_body, 0, 0, 0) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.thread_start, second, 1 << 60, 0, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.process_start, proc, second, second_body, 0, 0, 0) == zx.ZX_ERR_BAD_STATE
+    weak = host.zx.handle_duplicate(second, zx.ZX_DEFAULT_THREAD_RIGHTS & ~zx.ZX_RIGHT_MANAGE_THREAD)
+    assert status(host.zx.thread_start, weak, second_body, 0, 0, 0) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.thread_start, proc, second_body, 0, 0, 0) == zx.ZX_ERR_WRONG_TYPE
+    host.zx.thread_start(second, second_body, 0, 1, 2)
+    k.run()
+    assert order[0] in ("first", "second 1 2") and order[-1] == "first again"
+    info = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert info.return_code == 0 and info.flags == 3
+    # A thread created in a dead process: ZX_OK, but it can never start.
+    late = host.zx.thread_create(proc, "late", 0)
+    assert status(host.zx.thread_start, late, second_body, 0, 0, 0) == zx.ZX_ERR_BAD_STATE
+
+
+def test_thread_create_errors(host: Any) -> None:
+    proc, _ = new_process(host)
+    assert status(host.zx.thread_create, proc, "t", 1) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.thread_create, proc, None, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.thread_create, 99, "t", 0) == zx.ZX_ERR_BAD_HANDLE
+    assert status(host.zx.thread_create, host.zx.job_default(), "t", 0) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(proc, zx.ZX_DEFAULT_PROCESS_RIGHTS & ~zx.ZX_RIGHT_MANAGE_THREAD)
+    assert status(host.zx.thread_create, weak, "t", 0) == zx.ZX_ERR_ACCESS_DENIED
+    t = host.zx.thread_create(proc, "y" * 50, 0)
+    assert host.zx.object_get_property(t, zx.ZX_PROP_NAME) == b"y" * 31
+    info = host.zx.object_get_info(t, zx.ZX_INFO_HANDLE_BASIC)
+    assert info.rights == zx.ZX_DEFAULT_THREAD_RIGHTS
+    assert info.related_koid == host.zx.object_get_info(proc, zx.ZX_INFO_HANDLE_BASIC).koid
+    stats = host.zx.object_get_info(t, zx.ZX_INFO_THREAD_STATS)
+    assert stats.last_scheduled_cpu == zx.ZX_INFO_INVALID_CPU and stats.total_runtime == 0
+    assert status(host.zx.thread_exit) == zx.ZX_ERR_BAD_STATE  # not a simulated thread
+
+
+def test_thread_states_show_why_a_thread_is_blocked(k: Kernel, host: Any) -> None:
+    mine, _peer = host.zx.channel_create(0)
+    port = host.zx.port_create(0)
+    proc, _ = new_process(host)
+    bodies = {
+        "one": lambda a, b: vdso().object_wait_one(a, zx.ZX_CHANNEL_READABLE, INF),
+        "many": lambda a, b: vdso().object_wait_many([(a, zx.ZX_CHANNEL_READABLE)], INF),
+        "sleep": lambda a, b: vdso().nanosleep(INF - 1),
+        "port": lambda a, b: vdso().port_wait(b, INF),
+    }
+    threads = {}
+    first = True
+    for name, body in bodies.items():
+        t = host.zx.thread_create(proc, name, 0)
+        threads[name] = t
+        if first:
+            host.zx.process_start(proc, t, body, 0, mine, 0)
+            first = False
+    # The others share the child's copy of the event and port (values in the child).
+    child = k.objects[host.zx.object_get_info(proc, zx.ZX_INFO_HANDLE_BASIC).koid]
+    (ev_in_child,) = list(child.handles)
+    port_in_child = k.new_handle(child, host.handle(port).obj, zx.ZX_DEFAULT_PORT_RIGHTS)
+    for name in ("many", "sleep", "port"):
+        host.zx.thread_start(threads[name], bodies[name], 0, ev_in_child, port_in_child)
+    # Run until all four are blocked (a direct wait drives the scheduler).
+    host.zx.nanosleep(host.zx.deadline_after(1_000_000))
+    states = {n: host.zx.object_get_info(t, zx.ZX_INFO_THREAD).state for n, t in threads.items()}
+    assert states == {
+        "one": zx.ZX_THREAD_STATE_BLOCKED_WAIT_ONE,
+        "many": zx.ZX_THREAD_STATE_BLOCKED_WAIT_MANY,
+        "sleep": zx.ZX_THREAD_STATE_BLOCKED_SLEEPING,
+        "port": zx.ZX_THREAD_STATE_BLOCKED_PORT,
+    }
+    assert zx.ZX_THREAD_STATE_BASIC(states["port"]) == zx.ZX_THREAD_STATE_BLOCKED
+    # Killing the process unwinds the blocked threads; they become DEAD.
+    host.zx.task_kill(proc)
+    for t in threads.values():
+        assert host.zx.object_get_info(t, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_DEAD
+        assert _pending(host, t) == zx.ZX_THREAD_TERMINATED
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == zx.ZX_TASK_RETCODE_SYSCALL_KILL
+
+
+def test_task_kill_rights_and_types(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+    vmo = host.zx.vmo_create(4096, 0)
+    assert status(host.zx.task_kill, 99) == zx.ZX_ERR_BAD_HANDLE
+    assert status(host.zx.task_kill, vmo) == zx.ZX_ERR_ACCESS_DENIED  # rights before type
+    assert status(host.zx.task_kill, thr) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(proc, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.task_kill, weak) == zx.ZX_ERR_ACCESS_DENIED
+    # Kill of an INITIAL process: DEAD at once, STARTED|EXITED, start_time 0.
+    host.zx.task_kill(proc)
+    info = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert (info.return_code, info.flags, info.start_time) == (zx.ZX_TASK_RETCODE_SYSCALL_KILL, 3, 0)
+    host.zx.task_kill(proc)  # dead: no-op
+    # The never-started thread stays NEW and never asserts TERMINATED.
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_NEW
+    assert _pending(host, thr) == 0
+
+
+def test_process_death_closes_its_handles_and_mappings(k: Kernel, host: Any) -> None:
+    a, b = host.zx.channel_create(0)
+    proc, vmar = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+    host.zx.process_start(proc, thr, lambda h, x: vdso().nanosleep(INF - 1), 0, b, 0)
+    vmo = host.zx.vmo_create(4096, 0)
+    addr = host.zx.vmar_map(vmar, zx.ZX_VM_PERM_READ, 0, vmo, 0, 4096)
+    assert host.zx.process_read_memory(proc, addr, 16) == bytes(16)
+    host.zx.nanosleep(host.zx.deadline_after(1000))
+    assert not _pending(host, a) & zx.ZX_CHANNEL_PEER_CLOSED
+    host.zx.task_kill(proc)
+    assert _pending(host, a) & zx.ZX_CHANNEL_PEER_CLOSED
+    assert status(host.zx.process_read_memory, proc, addr, 16) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.object_get_info, proc, zx.ZX_INFO_PROCESS_MAPS) == zx.ZX_ERR_BAD_STATE
+
+
+def test_closing_handles_does_not_kill_a_running_process(k: Kernel, host: Any) -> None:
+    done: list[bool] = []
+    proc, vmar = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+    host.zx.process_start(proc, thr, lambda a, b: done.append(True), 0, 0, 0)
+    obj = host.handle(proc).obj
+    host.zx.handle_close_many([proc, vmar, thr])
+    k.run()
+    assert done == [True] and obj.exited and obj.exit_code == 0
+
+
+def test_object_get_child(k: Kernel, host: Any) -> None:
+    root = host.zx.job_default()
+    job = host.zx.job_create(root, 0)
+    sub = host.zx.job_create(job, 0)
+    proc, _ = host.zx.process_create(job, "p", 0)
+    gproc, _ = host.zx.process_create(sub, "g", 0)
+
+    def koid(h: int) -> int:
+        return host.zx.object_get_info(h, zx.ZX_INFO_HANDLE_BASIC).koid  # type: ignore[no-any-return]
+
+    got = host.zx.object_get_child(job, koid(proc), zx.ZX_RIGHT_SAME_RIGHTS)
+    info = host.zx.object_get_info(got, zx.ZX_INFO_HANDLE_BASIC)
+    assert info.koid == koid(proc) and info.rights == zx.ZX_DEFAULT_JOB_RIGHTS  # parent's rights
+    assert koid(host.zx.object_get_child(job, koid(sub), zx.ZX_RIGHT_INSPECT)) == koid(sub)
+    assert status(host.zx.object_get_child, job, koid(gproc), zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_NOT_FOUND
+    assert status(host.zx.object_get_child, 99, 1, 0) == zx.ZX_ERR_BAD_HANDLE
+    weak = host.zx.handle_duplicate(job, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.object_get_child, weak, koid(proc), zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_ACCESS_DENIED
+    small = host.zx.handle_duplicate(job, zx.ZX_RIGHT_ENUMERATE)
+    assert status(host.zx.object_get_child, small, koid(proc), zx.ZX_RIGHT_READ) == zx.ZX_ERR_ACCESS_DENIED
+    vmo = host.zx.vmo_create(0, 0)
+    assert status(host.zx.object_get_child, vmo, 1, zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_ACCESS_DENIED
+    # Threads: only started ones.
+    thr = host.zx.thread_create(proc, "t", 0)
+    assert status(host.zx.object_get_child, proc, koid(thr), zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_NOT_FOUND
+    host.zx.process_start(proc, thr, lambda a, b: vdso().nanosleep(INF - 1), 0, 0, 0)
+    t2 = host.zx.object_get_child(proc, koid(thr), zx.ZX_RIGHT_SAME_RIGHTS)
+    assert host.zx.object_get_info(t2, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_DEFAULT_PROCESS_RIGHTS
+    host.zx.task_kill(proc)
+    assert status(host.zx.object_get_child, proc, koid(thr), zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_NOT_FOUND
+
+
+def test_process_memory_access(host: Any) -> None:
+    with Kernel(seed=1, debugging_syscalls=True) as k:
+        p = k.create_process("debugger")
+        proc, vmar = new_process(p)
+        vmo = p.zx.vmo_create(8192, 0)
+        addr = p.zx.vmar_map(vmar, zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE, 0, vmo, 0, 8192)
+        assert p.zx.process_write_memory(proc, addr + 8190, b"abcd") == 2  # partial
+        assert p.zx.process_read_memory(proc, addr + 8188, 100) == b"\0\0ab"
+        assert status(p.zx.process_read_memory, proc, 0, 4) == zx.ZX_ERR_NOT_FOUND
+        assert status(p.zx.process_read_memory, proc, addr, 0) == zx.ZX_ERR_INVALID_ARGS
+        assert status(p.zx.process_read_memory, proc, addr, (64 << 20) + 1) == zx.ZX_ERR_INVALID_ARGS
+        ro = p.zx.handle_duplicate(proc, zx.ZX_RIGHT_READ)
+        assert status(p.zx.process_read_memory, ro, addr, 4) == zx.ZX_ERR_ACCESS_DENIED
+        assert status(p.zx.process_write_memory, ro, addr, b"x") == zx.ZX_ERR_ACCESS_DENIED
+        assert status(p.zx.process_read_memory, vmo, addr, 4) == zx.ZX_ERR_WRONG_TYPE
+        assert status(p.zx.process_write_memory, proc, addr, None) == zx.ZX_ERR_INVALID_ARGS
+        stats = p.zx.object_get_info(proc, zx.ZX_INFO_TASK_STATS)
+        assert stats.mem_mapped_bytes == 8192 and stats.mem_private_bytes >= 4096
+    # Debugging syscalls are off by default.
+    proc, vmar = new_process(host)
+    assert status(host.zx.process_write_memory, proc, 0x1000, b"x") == zx.ZX_ERR_NOT_SUPPORTED
+
+
+def test_exited_process_facade_refuses_everything(k: Kernel) -> None:
+    p = k.create_process("gone")
+    z = p.zx
+    p.zx.process_exit(3)
+    assert p.exited and p.exit_code == 3 and not p.handles
+    live = len(k.objects)
+    with pytest.raises(ProcessExitedError) as e:
+        z.event_create(0)
+    assert e.value.status == zx.ZX_ERR_BAD_STATE and "has exited" in str(e.value)
+    with pytest.raises(ZxError):
+        p.zx.handle_close(0)
+    assert len(k.objects) == live
+
+
+def test_uncaught_python_exception_kills_the_process(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+
+    def boom(a: Any, b: Any) -> None:
+        raise RuntimeError("boom")
+
+    host.zx.process_start(proc, thr, boom, 0, 0, 0)
+    k.run()
+    info = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS)
+    assert info.return_code == zx.ZX_TASK_RETCODE_EXCEPTION_KILL
+
+
+def test_process_exit_first_code_wins_and_kills_other_threads(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    t1 = host.zx.thread_create(proc, "sleeper", 0)
+    t2 = host.zx.thread_create(proc, "exiter", 0)
+    host.zx.process_start(proc, t1, lambda a, b: vdso().nanosleep(INF - 1), 0, 0, 0)
+    host.zx.thread_start(t2, lambda a, b: vdso().process_exit(-5), 0, 0, 0)
+    k.run()
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == -5
+    host.zx.task_kill(proc)
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == -5
+    assert status(host.zx.process_exit, 1 << 64) == zx.ZX_ERR_INVALID_ARGS
