@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from microsim import Kernel, ProcessExitedError, ZxError, vdso, zx
+from microsim import Kernel, ProcessExitedError, ZxError, spawn, vdso, zx
+from microsim.runner import run_program
 
 INF = zx.ZX_TIME_INFINITE
 NO_ALL = zx.ZX_JOB_NO_JOBS | zx.ZX_JOB_NO_PROCESSES | zx.ZX_JOB_NO_CHILDREN
@@ -458,3 +459,47 @@ def test_process_exit_first_code_wins_and_kills_other_threads(k: Kernel, host: A
     host.zx.task_kill(proc)
     assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == -5
     assert status(host.zx.process_exit, 1 << 64) == zx.ZX_ERR_INVALID_ARGS
+
+
+# --------------------------------------------------------------------------- launcher
+def test_ctx_spawn_and_thread_use_the_task_syscalls() -> None:
+    got: list[Any] = []
+
+    def child(ctx: Any) -> int:
+        (h,) = ctx.handles
+        got.append(ctx.zx.object_get_info(h, zx.ZX_INFO_HANDLE_BASIC).type)
+        got.append(ctx.zx.object_get_info(ctx.zx.job_default(), zx.ZX_INFO_HANDLE_BASIC).type)
+        return 9
+
+    def parent(ctx: Any) -> None:
+        vmo = ctx.zx.vmo_create(0, 0)
+        procs.append(ctx.spawn(child, handles=[vmo]))
+        assert vmo not in ctx.process.handles
+        th = ctx.thread(got.append, "thread ran")
+        ctx.zx.object_wait_one(th, zx.ZX_THREAD_TERMINATED, INF)
+        ctx.zx.handle_close(th)
+
+    procs: list[Any] = []
+    for plugins in (None, ["vmo"]):
+        got.clear()
+        with Kernel(seed=2, capture=True, plugins=plugins, check_invariants=True) as k:
+            spawn(k, parent)
+            k.run()
+        names = [r["name"] for r in k.trace.records if r["kind"] == "syscall"]  # type: ignore[union-attr]
+        assert sorted(map(str, got)) == sorted(map(str, [zx.ZX_OBJ_TYPE_VMO, zx.ZX_OBJ_TYPE_JOB,
+                                                         "thread ran"]))
+        assert procs[-1].exited and procs[-1].exit_code == 9
+        seq = [n for n in names if n in ("zx_process_create", "zx_thread_create", "zx_process_start",
+                                         "zx_thread_start")]
+        assert seq[:3] == ["zx_process_create", "zx_thread_create", "zx_process_start"]
+        assert "zx_thread_start" in seq
+        assert ("zx_channel_write" in names) == (plugins is None)
+
+
+def test_main_return_value_is_the_return_code(tmp_path: Any) -> None:
+    prog = tmp_path / "three.py"
+    prog.write_text("def main(ctx):\n    return 3\n")
+    r = run_program(str(prog))
+    assert r.ok and r.return_code == 3
+    prog.write_text("def main(ctx):\n    return None\n")
+    assert run_program(str(prog)).return_code == 0
