@@ -31,7 +31,8 @@ from microsim.core.plugins import (
 )
 from microsim.core.sched import Scheduler
 from microsim.core.syscall import SyscallHook, SyscallTable
-from microsim.errors import PluginError, ZxError
+from microsim.errors import MemoryFault, PluginError, ZxError
+from microsim.objects import exception as exceptions
 from microsim.objects import plugin as core_objects
 from microsim.objects.job import Job, create_root_job
 from microsim.objects.process import Process
@@ -72,9 +73,13 @@ class Kernel:
         self.seed = seed
         self.syscall_ns = syscall_ns
         self.debugging_syscalls = debugging_syscalls
-        # Called with (thread, exception) when Python code of a thread raises; set by the
-        # exception machinery (None: the process is killed at once).
-        self.exception_hook: Callable[[Thread, BaseException], None] | None = None
+        # Called with (thread, exception) when Python code of a thread raises (None: the
+        # process is killed at once), and with (thread, fault) when a thread faults on
+        # simulated memory; both deliver Zircon exceptions (microsim/objects/exception.py).
+        self.exception_hook: Callable[[Thread, BaseException], None] | None = (
+            exceptions.handle_uncaught
+        )
+        self.fault_hook: Callable[[Thread, MemoryFault], bool] = exceptions.handle_fault
         self.now = 0
         self._koid = zx.ZX_KOID_FIRST
         self.objects: dict[int, KernelObject] = {}

@@ -268,10 +268,11 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
             result.ok = False
             result.error = str(exc)
         for t in kernel.sched.threads:
-            if t.error is not None:
+            if t.error is not None and not t.exception_seen:
+                # A crash nobody handled (a crash handler that saw it reports it itself).
                 result.ok = False
-                tb = "".join(traceback.format_exception(t.error)).rstrip()
-                result.failures.append(f"{t.process.name.decode()}/{t.name.decode()}: {tb}")
+                result.failures.append(f"{t.process.name.decode()}/{t.name.decode()}: "
+                                       f"{program_traceback(t.error)}")
         if result.failures and not result.error:
             result.error = result.failures[0].splitlines()[-1]
         result.syscalls = counts["syscalls"]
@@ -282,6 +283,19 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         result.return_code = root.exit_code
         del root
     return result
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def program_traceback(error: BaseException) -> str:
+    """The traceback of an exception that escaped a simulated thread, with the program's
+    own frames only (microsim's scheduler and syscall frames left out)."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(_PACKAGE_DIR)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames),
+             *traceback.format_exception_only(error)]
+    return "".join(lines).rstrip()
 
 
 def _parse_seeds(text: str) -> list[int]:

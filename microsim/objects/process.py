@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import greenlet
+
 from microsim import zx
 from microsim.core.handle import Handle
 from microsim.core.info import InfoList
 from microsim.core.object import KernelObject
 from microsim.core.sched import ThreadExit
 from microsim.core.syscall import SyscallFacade, arg_bytes, arg_i64, arg_size, arg_u32, arg_u64
-from microsim.errors import ZxError
+from microsim.errors import MemoryFault, ZxError
 from microsim.objects import vmar
 from microsim.objects.job import READY, Job
 from microsim.objects.vmar import USER_ASPACE_BASE, USER_ASPACE_SIZE, Vmar
@@ -299,15 +301,33 @@ class Process(KernelObject):
     def read_memory(self, addr: int, length: int) -> bytes:
         """Read simulated userspace memory through this process's mappings.
 
-        Raises `MemoryFault` (naming the address) on an unmapped address, a missing read
-        permission, or an access past the end of the mapped object.
+        A fault (an unmapped address, a missing read permission, an access past the end
+        of the mapped object) by a thread of this process raises ZX_EXCP_FATAL_PAGE_FAULT
+        (the access is retried if a handler answers HANDLED; otherwise the thread ends).
+        Called from outside the process's threads, a fault raises `MemoryFault`.
         """
-        return vmar.read_memory(self, addr, length)
+        while True:
+            try:
+                return vmar.read_memory(self, addr, length)
+            except MemoryFault as fault:
+                self._fault(fault)
 
     def write_memory(self, addr: int, data: bytes) -> None:
         """Write simulated userspace memory through this process's mappings (see
         `read_memory` for faults)."""
-        vmar.write_memory(self, addr, data)
+        while True:
+            try:
+                vmar.write_memory(self, addr, data)
+                return
+            except MemoryFault as fault:
+                self._fault(fault)
+
+    def _fault(self, fault: MemoryFault) -> None:
+        k = self.kernel
+        t = k.sched.current
+        if t is None or t.process is not self or greenlet.getcurrent() is not t.glet:
+            raise fault
+        k.fault_hook(t, fault)
 
     def describe(self) -> dict[str, Any]:
         return {"handles": len(self.handles), "exited": self.exited}

@@ -51,6 +51,7 @@ class Thread(KernelObject):
         "entry",
         "error",
         "exc_channel_type",
+        "exception_seen",
         "exceptionate",
         "glet",
         "killed",
@@ -85,6 +86,7 @@ class Thread(KernelObject):
         self.runtime = 0
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
+        self.exception_seen = False  # an exception of this thread reached a handler
 
     @property
     def related_koid(self) -> int:
@@ -170,7 +172,7 @@ def vdso() -> Any:
 
     What the vDSO is to a Zircon program: a thread started by zx_process_start /
     zx_thread_start with a plain Python entry reaches its syscalls through this.
-    Outside a simulated thread: `MicrosimError`-free ZxError(ZX_ERR_BAD_STATE).
+    Outside a simulated thread: ZxError(ZX_ERR_BAD_STATE).
     """
     t = current_thread()
     if t is None:
