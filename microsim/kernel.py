@@ -351,6 +351,7 @@ class Kernel:
         proc.parent_koid = parent.koid if parent is not None else 0
         self.publish(proc, parent.koid if parent else 0)
         proc.root_vmar = create_root_vmar(self, proc)
+        proc.root_vmar.retain()  # the process's address space, released when it is DEAD
         job.add_process(proc)
         self.processes.append(proc)
         if startup_handles:

@@ -196,6 +196,7 @@ class Process(KernelObject):
         root = self.root_vmar
         if root is not None:
             root.destroy_all()
+            root.release()
         for value in list(self.handles):
             h = self.take_handle(value, "process_exit")
             k.close_handle(h)
