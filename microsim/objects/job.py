@@ -119,6 +119,8 @@ class Job(KernelObject):
             self.parent._remove_job(self)
 
     def on_destroy(self) -> None:
+        if self.exceptionate is not None:
+            self.exceptionate.shutdown()
         if self.parent is not None and self.listed:
             self.parent._remove_job(self)
 

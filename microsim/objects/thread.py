@@ -111,6 +111,10 @@ class Thread(KernelObject):
         self.name = name
 
     # ------------------------------------------------------------------ lifecycle
+    def on_destroy(self) -> None:
+        if self.exceptionate is not None:
+            self.exceptionate.shutdown()
+
     def start(self, entry: Any, args: tuple[Any, ...]) -> None:
         """Start a NEW thread running `entry(*args)` (the caller checked the states).
 
