@@ -80,6 +80,7 @@ class Kernel:
             exceptions.handle_uncaught
         )
         self.fault_hook: Callable[[Thread, MemoryFault], bool] = exceptions.handle_fault
+        self.raise_exception_hook: Callable[[Thread, int], int] = exceptions.raise_exception
         self.now = 0
         self._koid = zx.ZX_KOID_FIRST
         self.objects: dict[int, KernelObject] = {}

@@ -916,3 +916,75 @@ class zx_exception_info_t(_Struct):
     pid: int = 0
     tid: int = 0
     type: int = 0
+
+
+# ----------------------------------------------------------------------------- job policy
+# zircon/system/public/zircon/syscalls/policy.h
+ZX_JOB_POL_RELATIVE = 0
+ZX_JOB_POL_ABSOLUTE = 1
+ZX_JOB_POL_BASIC_V1 = 0
+ZX_JOB_POL_BASIC_V2 = 0x01000000
+ZX_JOB_POL_BASIC = ZX_JOB_POL_BASIC_V1
+ZX_JOB_POL_TIMER_SLACK = 1
+
+ZX_POL_BAD_HANDLE = 0
+ZX_POL_WRONG_OBJECT = 1
+ZX_POL_VMAR_WX = 2
+ZX_POL_NEW_ANY = 3
+ZX_POL_NEW_VMO = 4
+ZX_POL_NEW_CHANNEL = 5
+ZX_POL_NEW_EVENT = 6
+ZX_POL_NEW_EVENTPAIR = 7
+ZX_POL_NEW_PORT = 8
+ZX_POL_NEW_SOCKET = 9
+ZX_POL_NEW_FIFO = 10
+ZX_POL_NEW_TIMER = 11
+ZX_POL_NEW_PROCESS = 12
+ZX_POL_NEW_PROFILE = 13
+ZX_POL_NEW_PAGER = 14
+ZX_POL_AMBIENT_MARK_VMO_EXEC = 15
+ZX_POL_NEW_IOB = 16
+ZX_POL_MAX = 17  # kernel-internal: one past the last condition
+
+ZX_POL_ACTION_ALLOW = 0
+ZX_POL_ACTION_DENY = 1
+ZX_POL_ACTION_ALLOW_EXCEPTION = 2
+ZX_POL_ACTION_DENY_EXCEPTION = 3
+ZX_POL_ACTION_KILL = 4
+
+ZX_POL_OVERRIDE_ALLOW = 0
+ZX_POL_OVERRIDE_DENY = 1
+
+ZX_TIMER_SLACK_CENTER = 0
+ZX_TIMER_SLACK_EARLY = 1
+ZX_TIMER_SLACK_LATE = 2
+
+ZX_JOB_POL_MAX_COUNT = 32  # entries per zx_job_set_policy call
+
+
+@dataclass(slots=True)
+class zx_policy_basic_v1_t(_Struct):
+    """A ZX_JOB_POL_BASIC_V1 entry."""
+
+    _FORMAT: ClassVar[str] = "<II"
+    condition: int = 0
+    policy: int = 0
+
+
+@dataclass(slots=True)
+class zx_policy_basic_v2_t(_Struct):
+    """A ZX_JOB_POL_BASIC_V2 entry."""
+
+    _FORMAT: ClassVar[str] = "<III"
+    condition: int = 0
+    action: int = 0
+    flags: int = 0
+
+
+@dataclass(slots=True)
+class zx_policy_timer_slack_t(_Struct):
+    """The ZX_JOB_POL_TIMER_SLACK entry."""
+
+    _FORMAT: ClassVar[str] = "<qI4x"
+    min_slack: int = 0
+    default_mode: int = 0

@@ -503,3 +503,131 @@ def test_main_return_value_is_the_return_code(tmp_path: Any) -> None:
     assert r.ok and r.return_code == 3
     prog.write_text("def main(ctx):\n    return None\n")
     assert run_program(str(prog)).return_code == 0
+
+
+# --------------------------------------------------------------------------- job policy
+def _run_in_job(k: Kernel, host: Any, job: int, body: Any) -> tuple[int, list[Any]]:
+    out: list[Any] = []
+    proc, vmar = host.zx.process_create(job, "restricted", 0)
+    thr = host.zx.thread_create(proc, "main", 0)
+    host.zx.process_start(proc, thr, lambda a, b: body(vdso(), out), 0, 0, 0)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    code = host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code
+    host.zx.handle_close_many([proc, vmar, thr])
+    return code, out
+
+
+def test_job_set_policy_errors(host: Any) -> None:
+    root = host.zx.job_default()
+    job = host.zx.job_create(root, 0)
+    V1, V2, ABS, REL = zx.ZX_JOB_POL_BASIC_V1, zx.ZX_JOB_POL_BASIC_V2, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_RELATIVE
+    deny_vmo = [zx.zx_policy_basic_v2_t(zx.ZX_POL_NEW_VMO, zx.ZX_POL_ACTION_DENY, zx.ZX_POL_OVERRIDE_DENY)]
+    sp = host.zx.job_set_policy
+    assert status(sp, job, ABS, 7, deny_vmo) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, 2, V2, deny_vmo) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, ABS, V2, None) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, ABS, V2, []) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, ABS, V2, deny_vmo * 33) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, 99, ABS, V2, deny_vmo) == zx.ZX_ERR_BAD_HANDLE
+    assert status(sp, host.zx.process_self(), ABS, V2, deny_vmo) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(job, zx.ZX_DEFAULT_JOB_RIGHTS & ~zx.ZX_RIGHT_SET_POLICY)
+    assert status(sp, weak, ABS, V2, deny_vmo) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(sp, root, ABS, V2, deny_vmo) == zx.ZX_ERR_BAD_STATE  # has children
+    assert status(sp, job, ABS, V2, deny_vmo * 18) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(sp, job, ABS, V2, [(zx.ZX_POL_NEW_VMO, 5, 0)]) == zx.ZX_ERR_NOT_SUPPORTED
+    assert status(sp, job, ABS, V2, [(zx.ZX_POL_NEW_VMO, 1, 2)]) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, ABS, V2, [(zx.ZX_POL_MAX, 1, 0)]) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, ABS, V1, [(zx.ZX_POL_NEW_VMO, 1, 0)]) == zx.ZX_ERR_INVALID_ARGS
+    sp(job, ABS, V2, deny_vmo)
+    sp(job, ABS, V2, deny_vmo)  # same action, DENY override: no-op
+    allow = [(zx.ZX_POL_NEW_VMO, zx.ZX_POL_ACTION_ALLOW, zx.ZX_POL_OVERRIDE_DENY)]
+    assert status(sp, job, ABS, V2, allow) == zx.ZX_ERR_ALREADY_EXISTS
+    sp(job, REL, V2, allow)  # relative: the old entry stays
+    # Timer slack.
+    assert status(sp, job, ABS, zx.ZX_JOB_POL_TIMER_SLACK, [(0, 0)]) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, REL, zx.ZX_JOB_POL_TIMER_SLACK, [(-1, 0)]) == zx.ZX_ERR_INVALID_ARGS
+    assert status(sp, job, REL, zx.ZX_JOB_POL_TIMER_SLACK, [(0, 3)]) == zx.ZX_ERR_INVALID_ARGS
+    sp(job, REL, zx.ZX_JOB_POL_TIMER_SLACK, [zx.zx_policy_timer_slack_t(1000, zx.ZX_TIMER_SLACK_LATE)])
+
+
+def test_job_policy_is_enforced_on_the_calling_process(k: Kernel, host: Any) -> None:
+    root = host.zx.job_default()
+    job = host.zx.job_create(root, 0)
+    host.zx.job_set_policy(job, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_BASIC_V2, [
+        (zx.ZX_POL_NEW_ANY, zx.ZX_POL_ACTION_DENY, zx.ZX_POL_OVERRIDE_DENY),
+        (zx.ZX_POL_NEW_VMO, zx.ZX_POL_ACTION_ALLOW, zx.ZX_POL_OVERRIDE_DENY),
+    ])
+
+    def body(z: Any, out: list[Any]) -> None:
+        out.append(status(z.vmo_create, 0, 0))
+        out.append(status(z.channel_create, 0))
+        out.append(status(z.port_create, 0))
+        out.append(status(z.process_create, 12345, "x", 0))  # policy before the handle
+        out.append(status(z.job_create, 12345, 0))  # no policy for jobs: BAD_HANDLE
+
+    code, out = _run_in_job(k, host, job, body)
+    assert out == [zx.ZX_OK, zx.ZX_ERR_ACCESS_DENIED, zx.ZX_ERR_ACCESS_DENIED, zx.ZX_ERR_ACCESS_DENIED,
+                   zx.ZX_ERR_BAD_HANDLE]
+    assert code == 0
+    # A child job inherits the policy, and cannot loosen a DENY override.
+    sub = host.zx.job_create(job, 0)
+    assert status(host.zx.job_set_policy, sub, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_BASIC_V2,
+                  [(zx.ZX_POL_NEW_CHANNEL, zx.ZX_POL_ACTION_ALLOW, 0)]) == zx.ZX_ERR_ALREADY_EXISTS
+    code, out = _run_in_job(k, host, sub, body)
+    assert out[1] == zx.ZX_ERR_ACCESS_DENIED
+
+
+def test_policy_kill_and_bad_handle_exception(k: Kernel, host: Any) -> None:
+    root = host.zx.job_default()
+    killer = host.zx.job_create(root, 0)
+    host.zx.job_set_policy(killer, zx.ZX_JOB_POL_RELATIVE, zx.ZX_JOB_POL_BASIC_V1,
+                           [zx.zx_policy_basic_v1_t(zx.ZX_POL_NEW_VMO, zx.ZX_POL_ACTION_KILL)])
+    code, out = _run_in_job(k, host, killer, lambda z, out: (z.vmo_create(0, 0), out.append("after")))
+    assert code == zx.ZX_TASK_RETCODE_POLICY_KILL and out == []
+
+    watched = host.zx.job_create(root, 0)
+    host.zx.job_set_policy(watched, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_BASIC_V2,
+                           [(zx.ZX_POL_BAD_HANDLE, zx.ZX_POL_ACTION_ALLOW_EXCEPTION, 0)])
+    ch = host.zx.task_create_exception_channel(watched, 0)
+    proc, vmar = host.zx.process_create(watched, "sloppy", 0)
+    thr = host.zx.thread_create(proc, "main", 0)
+    out: list[int] = []
+
+    def sloppy(a: Any, b: Any) -> None:
+        z = vdso()
+        out.append(status(z.object_get_info, 777, zx.ZX_INFO_HANDLE_VALID))  # exempt
+        out.append(status(z.handle_close, 777))
+
+    host.zx.process_start(proc, thr, sloppy, 0, 0, 0)
+    host.zx.object_wait_one(ch, zx.ZX_CHANNEL_READABLE, INF)
+    data, (exc,) = host.zx.channel_read(ch, 0)
+    assert zx.zx_exception_info_t.unpack(data).type == zx.ZX_EXCP_POLICY_ERROR
+    assert out == [zx.ZX_ERR_BAD_HANDLE]
+    host.zx.object_set_property(exc, zx.ZX_PROP_EXCEPTION_STATE, zx.ZX_EXCEPTION_STATE_HANDLED)
+    host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert out == [zx.ZX_ERR_BAD_HANDLE, zx.ZX_ERR_BAD_HANDLE]
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
+
+
+def test_job_set_critical(k: Kernel, host: Any) -> None:
+    root = host.zx.job_default()
+    job = host.zx.job_create(root, 0)
+    sub = host.zx.job_create(job, 0)
+    proc, _ = host.zx.process_create(sub, "critical", 0)
+    other, _ = host.zx.process_create(root, "other", 0)
+    assert status(host.zx.job_set_critical, job, 2, proc) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.job_set_critical, 99, 0, proc) == zx.ZX_ERR_BAD_HANDLE
+    weak = host.zx.handle_duplicate(job, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.job_set_critical, weak, 0, proc) == zx.ZX_ERR_ACCESS_DENIED
+    nowait = host.zx.handle_duplicate(proc, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.job_set_critical, job, 0, nowait) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.job_set_critical, job, 0, job) == zx.ZX_ERR_WRONG_TYPE
+    assert status(host.zx.job_set_critical, job, 0, other) == zx.ZX_ERR_INVALID_ARGS
+    host.zx.job_set_critical(job, zx.ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO, proc)
+    assert status(host.zx.job_set_critical, job, 0, proc) == zx.ZX_ERR_ALREADY_BOUND
+    thr = host.zx.thread_create(proc, "main", 0)
+    host.zx.process_start(proc, thr, lambda a, b: vdso().process_exit(1), 0, 0, 0)
+    host.zx.object_wait_one(job, zx.ZX_JOB_TERMINATED, INF)
+    info = host.zx.object_get_info(job, zx.ZX_INFO_JOB)
+    assert info.return_code == zx.ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL and info.exited

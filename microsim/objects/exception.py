@@ -181,6 +181,7 @@ def sys_task_create_exception_channel(p: Process, handle: int, options: int) -> 
     opts = arg_u32(options)
     if opts & ~zx.ZX_EXCEPTION_CHANNEL_DEBUGGER:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown options")
+    p.enforce_policy(zx.ZX_POL_NEW_CHANNEL)
     h = p.lookup(handle, None, _CREATE_RIGHTS)
     task = h.obj
     if isinstance(task, Thread):

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 _NO_ALL = zx.ZX_JOB_NO_JOBS | zx.ZX_JOB_NO_PROCESSES | zx.ZX_JOB_NO_CHILDREN
 
+# A job's basic policy: (action, override) per condition. The root job allows everything.
+Policy = tuple[tuple[int, int], ...]
+DEFAULT_POLICY: Policy = ((zx.ZX_POL_ACTION_ALLOW, zx.ZX_POL_OVERRIDE_ALLOW),) * zx.ZX_POL_MAX
+NEW_CONDITIONS = tuple(c for c in range(zx.ZX_POL_NEW_VMO, zx.ZX_POL_MAX)
+                       if c != zx.ZX_POL_AMBIENT_MARK_VMO_EXEC)
+
 READY = "ready"
 KILLING = "killing"
 DEAD = "dead"
@@ -41,9 +47,11 @@ class Job(KernelObject):
         "jobs",
         "listed",
         "parent",
+        "policy",
         "processes",
         "return_code",
         "state",
+        "timer_slack",
     )
 
     def __init__(self, kernel: Kernel, parent: Job | None, height: int) -> None:
@@ -57,6 +65,10 @@ class Job(KernelObject):
         self.listed = False
         self.exceptionate: Any = None
         self.signals = _NO_ALL
+        self.policy: Policy = parent.policy if parent is not None else DEFAULT_POLICY
+        self.timer_slack: tuple[int, int] = (
+            parent.timer_slack if parent is not None else (0, zx.ZX_TIMER_SLACK_CENTER)
+        )
 
     @property
     def related_koid(self) -> int:
@@ -196,6 +208,137 @@ def sys_job_create(p: Process, parent_job: int, options: int) -> int:
     return k.new_handle(p, child, Job.default_rights, reserved=True)
 
 
+def _policy_entries(topic: int, policy: Any) -> list[tuple[int, int, int]]:
+    """(condition, action, flags) per entry; anything malformed is INVALID_ARGS."""
+    if not isinstance(policy, (list, tuple)):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "policy must be a list of entries")
+    if not policy or len(policy) > zx.ZX_JOB_POL_MAX_COUNT:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "1..32 policy entries")
+    out = []
+    for e in policy:
+        if topic == zx.ZX_JOB_POL_BASIC_V1:
+            if isinstance(e, zx.zx_policy_basic_v1_t):
+                e = (e.condition, e.policy)
+            if not (isinstance(e, (tuple, list)) and len(e) == 2):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a V1 entry is (condition, policy)")
+            cond, action, flags = arg_u32(e[0]), arg_u32(e[1]), zx.ZX_POL_OVERRIDE_DENY
+        else:
+            if isinstance(e, zx.zx_policy_basic_v2_t):
+                e = (e.condition, e.action, e.flags)
+            if not (isinstance(e, (tuple, list)) and len(e) == 3):
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a V2 entry is (condition, action, flags)")
+            cond, action, flags = arg_u32(e[0]), arg_u32(e[1]), arg_u32(e[2])
+        out.append((cond, action, flags))
+    return out
+
+
+def _merge(table: list[tuple[int, int]], cond: int, action: int, flags: int, absolute: bool) -> None:
+    cur_action, cur_override = table[cond]
+    if cur_override == zx.ZX_POL_OVERRIDE_ALLOW:
+        table[cond] = (action, flags)
+    elif cur_action == action and flags == zx.ZX_POL_OVERRIDE_DENY:
+        pass
+    elif absolute:
+        raise ZxError(zx.ZX_ERR_ALREADY_EXISTS, f"policy condition {cond} cannot be overridden")
+
+
+def sys_job_set_policy(p: Process, handle: int, options: int, topic: int, policy: Any) -> None:
+    """zx_job_set_policy: restrict what processes created in an empty job may do.
+
+    `policy` is a list of `zx_policy_basic_v1_t` / `zx_policy_basic_v2_t` entries (or
+    tuples (condition, policy) / (condition, action, flags)), or for
+    ZX_JOB_POL_TIMER_SLACK one `zx_policy_timer_slack_t` in a list. Checks in Zircon's
+    order: topic, options, the entries (1..32), the handle (ZX_RIGHT_SET_POLICY), a job
+    with children (BAD_STATE), more entries than conditions (OUT_OF_RANGE), then per
+    entry: action (NOT_SUPPORTED), flags and condition (INVALID_ARGS), and the merge with
+    the current policy (ABSOLUTE: ALREADY_EXISTS where a non-overridable entry differs).
+    ZX_POL_NEW_ANY stands for every ZX_POL_NEW_* condition; later specific entries win.
+    All or nothing.
+    """
+    topic = arg_u32(topic)
+    options = arg_u32(options)
+    if topic == zx.ZX_JOB_POL_TIMER_SLACK:
+        if options != zx.ZX_JOB_POL_RELATIVE:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "timer slack takes ZX_JOB_POL_RELATIVE")
+        if not isinstance(policy, (list, tuple)) or len(policy) != 1:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "timer slack takes one entry")
+        entry = policy[0]
+        if isinstance(entry, zx.zx_policy_timer_slack_t):
+            entry = (entry.min_slack, entry.default_mode)
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2
+                and all(type(v) is int for v in entry)):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "a timer slack entry is (min_slack, mode)")
+        job: Job = p.obj(handle, Job, zx.ZX_RIGHT_SET_POLICY)
+        if job.jobs or job.processes:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the job has children")
+        slack, mode = entry
+        if slack < 0 or mode not in (zx.ZX_TIMER_SLACK_CENTER, zx.ZX_TIMER_SLACK_EARLY,
+                                     zx.ZX_TIMER_SLACK_LATE):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "bad timer slack")
+        job.timer_slack = (max(job.timer_slack[0], slack), mode)
+        return None
+    if topic not in (zx.ZX_JOB_POL_BASIC_V1, zx.ZX_JOB_POL_BASIC_V2):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown policy topic {topic:#x}")
+    if options not in (zx.ZX_JOB_POL_RELATIVE, zx.ZX_JOB_POL_ABSOLUTE):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be RELATIVE or ABSOLUTE")
+    entries = _policy_entries(topic, policy)
+    job = p.obj(handle, Job, zx.ZX_RIGHT_SET_POLICY)
+    if job.jobs or job.processes:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the job has children")
+    if len(entries) > zx.ZX_POL_MAX:
+        raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "more entries than conditions")
+    absolute = options == zx.ZX_JOB_POL_ABSOLUTE
+    table = list(job.policy)
+    any_entry: tuple[int, int] | None = None
+    from_any: set[int] = set()
+    for cond, action, flags in entries:
+        if action >= zx.ZX_POL_ACTION_KILL + 1:
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, f"unknown policy action {action}")
+        if flags not in (zx.ZX_POL_OVERRIDE_ALLOW, zx.ZX_POL_OVERRIDE_DENY):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown policy flags {flags}")
+        if cond >= zx.ZX_POL_MAX:
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown policy condition {cond}")
+        if cond == zx.ZX_POL_NEW_ANY:
+            for c in NEW_CONDITIONS:
+                _merge(table, c, action, zx.ZX_POL_OVERRIDE_ALLOW, absolute)
+                if table[c] == (action, zx.ZX_POL_OVERRIDE_ALLOW):
+                    from_any.add(c)
+            any_entry = (action, flags)
+        else:
+            _merge(table, cond, action, flags, absolute)
+            from_any.discard(cond)
+    if any_entry is not None:
+        action, flags = any_entry
+        for c in from_any:
+            if table[c] == (action, zx.ZX_POL_OVERRIDE_ALLOW):
+                table[c] = (action, flags)
+    job.policy = tuple(table)
+    return None
+
+
+def sys_job_set_critical(p: Process, job: int, options: int, process: int) -> None:
+    """zx_job_set_critical: kill `job` (ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL) when
+    `process` dies (with ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO: only if its return code
+    is not 0). `job` must be the process's job or an ancestor (else INVALID_ARGS); a
+    process is critical to one job at most (ALREADY_BOUND)."""
+    options = arg_u32(options)
+    if options not in (0, zx.ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown options")
+    j: Job = p.obj(job, Job, zx.ZX_RIGHT_DESTROY)
+    h = p.lookup(process, None, 0)
+    proc = h.obj
+    if proc.obj_type != zx.ZX_OBJ_TYPE_PROCESS:
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    if not h.rights & zx.ZX_RIGHT_WAIT:
+        raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
+    if proc.critical_to is not None:
+        raise ZxError(zx.ZX_ERR_ALREADY_BOUND, "the process is already critical to a job")
+    if not j.is_ancestor_of(proc.job):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "the job is not the process's job or an ancestor")
+    proc.critical_to = (j, options)
+    return None
+
+
 def _koids(items: list[Any], buffer_size: int | None) -> InfoList:
     return InfoList.clip([o.koid for o in items], 8, buffer_size)
 
@@ -220,6 +363,8 @@ def info_job_processes(p: Process, h: Handle, buffer_size: int | None) -> Any:
 
 SYSCALLS: dict[str, Any] = {
     "zx_job_create": sys_job_create,
+    "zx_job_set_policy": sys_job_set_policy,
+    "zx_job_set_critical": sys_job_set_critical,
 }
 INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
     (zx.ZX_INFO_JOB, info_job, "ZX_INFO_JOB", Job, zx.ZX_RIGHT_INSPECT),

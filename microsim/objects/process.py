@@ -101,6 +101,7 @@ class Process(KernelObject):
         "job",
         "job_handle",
         "parent_koid",
+        "policy",
         "root_vmar",
         "root_vmar_handle",
         "self_handle",
@@ -127,6 +128,10 @@ class Process(KernelObject):
         self.job_handle = zx.ZX_HANDLE_INVALID
         self.exceptionate: Any = None
         self.critical_to: tuple[Job, int] | None = None
+        # The job's basic policy when the process was created; None if it allows all.
+        self.policy: tuple[tuple[int, int], ...] | None = None
+        if job is not None and any(a != zx.ZX_POL_ACTION_ALLOW for a, _ in job.policy):
+            self.policy = job.policy
         self.zx: SyscallFacade = kernel.syscalls.facade_class(self)
 
     @property
@@ -140,6 +145,47 @@ class Process(KernelObject):
 
     def __repr__(self) -> str:
         return f"<Process {self.name.decode(errors='replace')!r} koid={self.koid}>"
+
+    # ------------------------------------------------------------------ job policy
+    def enforce_policy(self, condition: int) -> None:
+        """Apply the job policy for `condition` (a ZX_POL_NEW_* ...) to a syscall of this
+        process: returns to proceed; raises ZX_ERR_ACCESS_DENIED for DENY; raises
+        ZX_EXCP_POLICY_ERROR first for the *_EXCEPTION actions; KILL kills the process
+        (ZX_TASK_RETCODE_POLICY_KILL) and the call does not return. Syscalls creating
+        objects call this before anything else, as Zircon's EnforceBasicPolicy."""
+        policy = self.policy
+        if policy is None:
+            return
+        action = policy[condition][0]
+        if action == zx.ZX_POL_ACTION_ALLOW:
+            return
+        self._policy_action(action, condition)
+        if action in (zx.ZX_POL_ACTION_DENY, zx.ZX_POL_ACTION_DENY_EXCEPTION):
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, f"denied by job policy (condition {condition})")
+
+    def bad_handle(self) -> ZxError:
+        """The error for a failed handle lookup, after applying ZX_POL_BAD_HANDLE (its
+        status is BAD_HANDLE whatever the action; EXCEPTION actions raise
+        ZX_EXCP_POLICY_ERROR first, KILL kills the process)."""
+        policy = self.policy
+        if policy is not None and policy[zx.ZX_POL_BAD_HANDLE][0] > zx.ZX_POL_ACTION_DENY:
+            self._policy_action(policy[zx.ZX_POL_BAD_HANDLE][0], zx.ZX_POL_BAD_HANDLE)
+        return ZxError(_BAD_HANDLE)
+
+    def _policy_action(self, action: int, condition: int) -> None:
+        k = self.kernel
+        t = k.sched.current
+        mine = t is not None and t.process is self and greenlet.getcurrent() is t.glet
+        if action == zx.ZX_POL_ACTION_KILL:
+            self.kill(zx.ZX_TASK_RETCODE_POLICY_KILL)
+            if mine:
+                raise ThreadExit
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the process was killed by its job policy")
+        if action in (zx.ZX_POL_ACTION_ALLOW_EXCEPTION, zx.ZX_POL_ACTION_DENY_EXCEPTION) and mine:
+            assert t is not None
+            disposition = k.raise_exception_hook(t, zx.ZX_EXCP_POLICY_ERROR)
+            if disposition != zx.ZX_EXCEPTION_STATE_HANDLED:
+                raise ThreadExit
 
     # ------------------------------------------------------------------ lifecycle
     def on_zero_handles(self) -> None:
@@ -252,10 +298,10 @@ class Process(KernelObject):
         leaves a table. Raises ZX_ERR_BAD_HANDLE if the value is not in this table.
         """
         if type(value) is not int:
-            raise ZxError(_BAD_HANDLE)
+            raise self.bad_handle()
         handle = self.handles.pop(value, None)
         if handle is None:
-            raise ZxError(_BAD_HANDLE)
+            raise self.bad_handle()
         kernel = self.kernel
         handle.owner = None
         trace = kernel.trace
@@ -276,7 +322,7 @@ class Process(KernelObject):
             h = self.handles.get(value)
             if h is not None:
                 return h
-        raise ZxError(_BAD_HANDLE)
+        raise self.bad_handle()
 
     def lookup(self, value: Any, cls: type[KernelObject] | None, rights: int) -> Handle:
         """Zircon's GetDispatcherWithRights: BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED.
@@ -292,7 +338,7 @@ class Process(KernelObject):
                 if h.rights & rights != rights:
                     raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
                 return h
-        raise ZxError(_BAD_HANDLE)
+        raise self.bad_handle()
 
     def obj(self, value: Any, cls: type[KernelObject] | None = None, rights: int = 0) -> Any:
         """Like `lookup` but returns the object."""
@@ -420,6 +466,7 @@ def sys_process_create(p: Process, job: int, name: Any, options: int) -> tuple[i
     """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_PROCESS)
     clean = clean_name(name)
     parent: Job = p.obj(job, Job, zx.ZX_RIGHT_MANAGE_PROCESS)
     if parent.state != READY:

@@ -65,6 +65,7 @@ def sys_channel_create(p: Process, options: int) -> tuple[int, int]:
     """zx_channel_create: two connected ends (no ZX_RIGHT_DUPLICATE by default)."""
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_CHANNEL)
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("handle")

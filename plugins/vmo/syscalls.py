@@ -26,6 +26,7 @@ def sys_vmo_create(p: Process, size: int, options: int) -> int:
     Options: ZX_VMO_RESIZABLE, ZX_VMO_DISCARDABLE, ZX_VMO_UNBOUNDED (size becomes the
     maximum; the argument is the content size). RESIZABLE handles also get ZX_RIGHT_RESIZE.
     """
+    p.enforce_policy(zx.ZX_POL_NEW_VMO)
     options = arg_u32(options)
     size = arg_size(size)
     k = p.kernel
