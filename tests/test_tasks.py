@@ -589,7 +589,7 @@ def test_policy_kill_and_bad_handle_exception(k: Kernel, host: Any) -> None:
     host.zx.job_set_policy(watched, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_BASIC_V2,
                            [(zx.ZX_POL_BAD_HANDLE, zx.ZX_POL_ACTION_ALLOW_EXCEPTION, 0)])
     ch = host.zx.task_create_exception_channel(watched, 0)
-    proc, vmar = host.zx.process_create(watched, "sloppy", 0)
+    proc, _vmar = host.zx.process_create(watched, "sloppy", 0)
     thr = host.zx.thread_create(proc, "main", 0)
     out: list[int] = []
 
