@@ -8,6 +8,7 @@ import pytest
 
 from microsim import Kernel, ProcessExitedError, ZxError, spawn, vdso, zx
 from microsim.runner import run_program
+from microsim.testing.conformance import conformance_suite, garbage_calls
 
 INF = zx.ZX_TIME_INFINITE
 NO_ALL = zx.ZX_JOB_NO_JOBS | zx.ZX_JOB_NO_PROCESSES | zx.ZX_JOB_NO_CHILDREN
@@ -631,3 +632,53 @@ def test_job_set_critical(k: Kernel, host: Any) -> None:
     host.zx.object_wait_one(job, zx.ZX_JOB_TERMINATED, INF)
     info = host.zx.object_get_info(job, zx.ZX_INFO_JOB)
     assert info.return_code == zx.ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL and info.exited
+
+
+# --------------------------------------------------------------------------- conformance
+def make_job(p: Any) -> int:
+    return p.zx.job_create(p.zx.job_default(), 0)  # type: ignore[no-any-return]
+
+
+def make_process(p: Any) -> int:
+    proc, vmar = p.zx.process_create(p.zx.job_default(), "conformance-child", 0)
+    p.zx.handle_close(vmar)
+    return proc  # type: ignore[no-any-return]
+
+
+def make_thread(p: Any) -> int:
+    return p.zx.thread_create(p.zx.process_self(), "conformance-thread", 0)  # type: ignore[no-any-return]
+
+
+TestTaskConformance = conformance_suite(
+    plugins=[], factories={"job": make_job, "process": make_process, "thread": make_thread},
+)
+
+TASK_SYSCALLS = (
+    "zx_job_create", "zx_job_set_policy", "zx_job_set_critical", "zx_job_default",
+    "zx_process_create", "zx_process_start", "zx_process_read_memory", "zx_process_write_memory",
+    "zx_thread_create", "zx_thread_start", "zx_task_kill", "zx_object_get_child",
+    "zx_task_create_exception_channel", "zx_exception_get_thread", "zx_exception_get_process",
+)
+
+
+def test_task_syscalls_turn_garbage_into_statuses() -> None:
+    with Kernel(seed=1, check_invariants=True, debugging_syscalls=True) as k:
+        p = k.create_process("garbage")
+        victim = k.create_process("victim")
+        job = make_job(p)
+        live = [job, make_process(p), make_thread(p), p.zx.vmo_create(0, 0)]
+        stale = p.zx.handle_duplicate(job, zx.ZX_RIGHT_SAME_RIGHTS)
+        p.zx.handle_close(stale)
+        for name in TASK_SYSCALLS:
+            spec = k.syscalls.specs[name]
+            method = getattr(p.zx, spec.method)
+            n = len(spec.params)
+            calls = garbage_calls(n)
+            for h in (stale, victim.self_handle, p.root_vmar_handle, *live):
+                calls.append(tuple([h] + [0] * (n - 1)))
+            for args in calls:
+                try:
+                    method(*args)
+                except ZxError:
+                    pass
+        assert not p.exited
