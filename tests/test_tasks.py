@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -677,8 +678,6 @@ def test_task_syscalls_turn_garbage_into_statuses() -> None:
             for h in (stale, victim.self_handle, p.root_vmar_handle, *live):
                 calls.append(tuple([h] + [0] * (n - 1)))
             for args in calls:
-                try:
+                with contextlib.suppress(ZxError):
                     method(*args)
-                except ZxError:
-                    pass
         assert not p.exited
