@@ -681,3 +681,73 @@ def test_task_syscalls_turn_garbage_into_statuses() -> None:
                 with contextlib.suppress(ZxError):
                     method(*args)
         assert not p.exited
+
+
+# --------------------------------------------------------------------------- suspend
+def test_suspend_tokens(k: Kernel, host: Any) -> None:
+    ticks: list[int] = []
+    self_status: list[int] = []
+
+    def ticker(a: Any, b: Any) -> None:
+        z = vdso()
+        for _ in range(1000):
+            ticks.append(z.clock_get_monotonic())
+            z.nanosleep(z.deadline_after(10_000))
+
+    proc, vmar = new_process(host)
+    thr = host.zx.thread_create(proc, "ticker", 0)
+    token = host.zx.task_suspend(thr)  # a NEW thread: it starts suspended
+    info = host.zx.object_get_info(token, zx.ZX_INFO_HANDLE_BASIC)
+    assert info.type == zx.ZX_OBJ_TYPE_SUSPEND_TOKEN and info.rights == zx.ZX_DEFAULT_SUSPEND_TOKEN_RIGHTS
+    host.zx.process_start(proc, thr, ticker, 0, 0, 0)
+    assert _pending(host, thr) == zx.ZX_THREAD_SUSPENDED
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_SUSPENDED
+    host.zx.nanosleep(host.zx.deadline_after(100_000))
+    assert ticks == []
+    host.zx.handle_close(token)
+    assert _pending(host, thr) == zx.ZX_THREAD_RUNNING
+    host.zx.nanosleep(host.zx.deadline_after(100_000))
+    assert ticks
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_BLOCKED_SLEEPING
+    # Suspended while blocked: SUSPENDED, then back to the wait after resume.
+    ptoken = host.zx.task_suspend(proc)
+    ttoken = host.zx.task_suspend(thr)
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_SUSPENDED
+    assert _pending(host, thr) == zx.ZX_THREAD_SUSPENDED
+    n = len(ticks)
+    host.zx.nanosleep(host.zx.deadline_after(1_000_000))
+    assert len(ticks) == n
+    host.zx.handle_close(ptoken)  # the thread's own token still holds it
+    host.zx.nanosleep(host.zx.deadline_after(1_000_000))
+    assert len(ticks) == n
+    host.zx.handle_close(ttoken)
+    host.zx.nanosleep(host.zx.deadline_after(1_000_000))
+    assert len(ticks) > n
+    # Errors.
+    assert status(host.zx.task_suspend, 99) == zx.ZX_ERR_BAD_HANDLE
+    ro = host.zx.handle_duplicate(thr, zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.task_suspend, ro) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.task_suspend, host.zx.job_default()) == zx.ZX_ERR_WRONG_TYPE
+    assert status(host.zx.task_suspend, host.zx.vmo_create(0, 0)) == zx.ZX_ERR_WRONG_TYPE
+    host.zx.task_kill(proc)
+    assert status(host.zx.task_suspend, proc) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.task_suspend_token, thr) == zx.ZX_ERR_BAD_STATE
+    host.zx.handle_close(vmar)
+
+    # A thread cannot suspend itself, nor a process its own process.
+    def selfish(ctx: Any) -> None:
+        own = ctx.zx.thread_create(ctx.zx.process_self(), "sibling", 0)
+        self_status.append(status(ctx.zx.task_suspend, ctx.zx.process_self()))
+        ctx.zx.handle_close(own)
+
+        def inner(h: int) -> None:
+            self_status.append(status(vdso().task_suspend, h))
+
+        holder: list[int] = []
+        th = ctx.thread(lambda: inner(holder[0]))
+        holder.append(th)
+        ctx.zx.object_wait_one(th, zx.ZX_THREAD_TERMINATED, INF)
+
+    spawn(k, selfish)
+    k.run()
+    assert self_status == [zx.ZX_ERR_NOT_SUPPORTED, zx.ZX_ERR_NOT_SUPPORTED]

@@ -202,8 +202,13 @@ class Scheduler:
         wait.cancel()
         t = wait.thread
         if t is not None and t.state == "blocked":
-            t.state = "runnable"
             t.wake_status = status
+            if t.suspended:
+                # Suspended while blocked: it stays off the CPU until resumed.
+                t.state = "suspended"
+                t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_SUSPENDED)
+                return
+            t.state = "runnable"
             self.runnable.append(t)
             self._update_preempt()
             k = self.kernel
@@ -341,13 +346,37 @@ class Scheduler:
             self._thread_exited(t)
             return
         t.killed = True
-        if t.state == "blocked":
-            if t.wait is not None:
+        if t.state == "blocked" or t.state == "suspended":
+            if t.state == "blocked" and t.wait is not None:
                 t.wait.cancel()
                 t.wait.done = True
             t.state = "runnable"
             self.runnable.append(t)
             self._update_preempt()
+
+    def set_suspended(self, t: Thread, on: bool) -> None:
+        """Take a started thread off the CPU (`on`) or give it back (zx_task_suspend).
+
+        A runnable thread leaves the run queue; a blocked one stays in its wait and goes
+        SUSPENDED when the wait ends. A thread blocked in an exception keeps reporting
+        BLOCKED_EXCEPTION (and its signals) until the exception is resolved.
+        """
+        if on:
+            if t.state == "runnable":
+                if t in self.runnable:
+                    self.runnable.remove(t)
+                t.state = "suspended"
+                self._update_preempt()
+            w = t.wait
+            if not (t.state == "blocked" and w is not None
+                    and w.reason == zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION):
+                t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_SUSPENDED)
+        else:
+            if t.state == "suspended":
+                t.state = "runnable"
+                self.runnable.append(t)
+                self._update_preempt()
+            t.update_signals(zx.ZX_THREAD_SUSPENDED, zx.ZX_THREAD_RUNNING)
 
     def reap(self) -> None:
         """Unwind killed threads now when called from outside the scheduler (a direct

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from microsim.hookspecs import hookimpl
-from microsim.objects import exception, handles, job, process, task, thread, vmar
+from microsim.objects import exception, handles, job, process, suspend_token, task, thread, vmar
 
 description = "koids, handles, rights, jobs, processes, threads, exceptions, VMARs, signals and waits"
 
-_MODULES = (handles, job, process, thread, task, exception, vmar)
+_MODULES = (handles, job, process, thread, task, suspend_token, exception, vmar)
 
 
 @hookimpl
@@ -23,6 +23,7 @@ def register_object_types(register: Any) -> None:
     register(thread.Thread)
     register(vmar.Vmar)
     register(exception.ExceptionObject)
+    register(suspend_token.SuspendToken)
 
 
 @hookimpl

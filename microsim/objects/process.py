@@ -107,6 +107,7 @@ class Process(KernelObject):
         "self_handle",
         "start_time",
         "state",
+        "suspend_count",
         "threads",
         "zx",
     )
@@ -127,6 +128,7 @@ class Process(KernelObject):
         self.root_vmar_handle = zx.ZX_HANDLE_INVALID
         self.job_handle = zx.ZX_HANDLE_INVALID
         self.exceptionate: Any = None
+        self.suspend_count = 0  # live suspend tokens on this process
         self.critical_to: tuple[Job, int] | None = None
         # The job's basic policy when the process was created; None if it allows all.
         self.policy: tuple[tuple[int, int], ...] | None = None

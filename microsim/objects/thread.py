@@ -60,6 +60,8 @@ class Thread(KernelObject):
         "runtime",
         "started",
         "state",
+        "suspend_count",
+        "suspended",
         "wait",
         "wake_status",
     )
@@ -87,6 +89,8 @@ class Thread(KernelObject):
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
         self.exception_seen = False  # an exception of this thread reached a handler
+        self.suspend_count = 0  # live suspend tokens on this thread
+        self.suspended = False  # this thread's or its process's count is above 0
 
     @property
     def related_koid(self) -> int:
@@ -133,6 +137,18 @@ class Thread(KernelObject):
         self.retain()  # the scheduler's reference, dropped when the thread exits
         self.update_signals(0, zx.ZX_THREAD_RUNNING)
         kernel.sched.add_thread(self)
+        if self.suspend_count or proc.suspend_count:
+            self.suspended = True
+            kernel.sched.set_suspended(self, True)
+
+    def update_suspension(self) -> None:
+        """Suspend or resume after a suspend count of this thread or its process changed."""
+        want = (self.suspend_count + self.process.suspend_count) > 0 and not self.killed
+        if want == self.suspended:
+            return
+        self.suspended = want
+        if self.started and self.state != "dead":
+            self.kernel.sched.set_suspended(self, want)
 
     def zx_state(self) -> int:
         """The ZX_THREAD_STATE_* ZX_INFO_THREAD reports."""
@@ -144,7 +160,12 @@ class Thread(KernelObject):
         if self.killed:
             return zx.ZX_THREAD_STATE_DYING
         if state == "blocked" and self.wait is not None:
-            return self.wait.reason
+            reason = self.wait.reason
+            if self.suspended and reason != zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION:
+                return zx.ZX_THREAD_STATE_SUSPENDED
+            return reason
+        if state == "suspended":
+            return zx.ZX_THREAD_STATE_SUSPENDED
         return zx.ZX_THREAD_STATE_RUNNING
 
     def describe(self) -> dict[str, Any]:
