@@ -988,3 +988,17 @@ class zx_policy_timer_slack_t(_Struct):
     _FORMAT: ClassVar[str] = "<qI4x"
     min_slack: int = 0
     default_mode: int = 0
+
+ZX_INFO_TASK_RUNTIME_V1 = 30
+ZX_INFO_TASK_RUNTIME = 30 | (1 << 28)
+
+
+@dataclass(slots=True)
+class zx_info_task_runtime_t(_Struct):
+    """ZX_INFO_TASK_RUNTIME (v1 is the first two fields)."""
+
+    _FORMAT: ClassVar[str] = "<qqqq"
+    cpu_time: int = 0
+    queue_time: int = 0
+    page_fault_time: int = 0
+    lock_contention_time: int = 0

@@ -751,3 +751,47 @@ def test_suspend_tokens(k: Kernel, host: Any) -> None:
     spawn(k, selfish)
     k.run()
     assert self_status == [zx.ZX_ERR_NOT_SUPPORTED, zx.ZX_ERR_NOT_SUPPORTED]
+
+
+def test_task_runtime(k: Kernel, host: Any) -> None:
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    proc, _ = host.zx.process_create(job, "busy", 0)
+    thr = host.zx.thread_create(proc, "main", 0)
+    for h in (job, proc, thr):
+        assert host.zx.object_get_info(h, zx.ZX_INFO_TASK_RUNTIME).cpu_time == 0
+
+    def busy(a: Any, b: Any) -> None:
+        for _ in range(10):
+            vdso().clock_get_monotonic()
+
+    host.zx.process_start(proc, thr, busy, 0, 0, 0)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    t = host.zx.object_get_info(thr, zx.ZX_INFO_TASK_RUNTIME).cpu_time
+    assert t >= 10 * k.syscall_ns
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_TASK_RUNTIME).cpu_time == t
+    assert host.zx.object_get_info(job, zx.ZX_INFO_TASK_RUNTIME_V1).cpu_time == t
+    vmo = host.zx.vmo_create(0, 0)
+    assert status(host.zx.object_get_info, vmo, zx.ZX_INFO_TASK_RUNTIME) == zx.ZX_ERR_WRONG_TYPE
+    weak = host.zx.handle_duplicate(vmo, zx.ZX_RIGHT_DUPLICATE)
+    assert status(host.zx.object_get_info, weak, zx.ZX_INFO_TASK_RUNTIME) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.object_get_info, thr, zx.ZX_INFO_TASK_RUNTIME, 16) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    assert status(host.zx.object_get_info, thr, zx.ZX_INFO_TASK_RUNTIME_V1, 16) == zx.ZX_OK
+
+
+def test_a_process_killing_itself_does_not_return(k: Kernel, host: Any) -> None:
+    after: list[str] = []
+
+    def suicide(ctx: Any) -> None:
+        ctx.zx.task_kill(ctx.zx.process_self())
+        after.append("returned")
+
+    p1 = spawn(k, suicide)
+    k.run()
+    assert p1.exited and p1.exit_code == zx.ZX_TASK_RETCODE_SYSCALL_KILL and after == []
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    proc, _ = host.zx.process_create(job, "in-job", 0)
+    thr = host.zx.thread_create(proc, "main", 0)
+    host.zx.process_start(proc, thr, lambda a, b: (vdso().task_kill(a), after.append("x")), 0,
+                          host.zx.handle_duplicate(job, zx.ZX_RIGHT_SAME_RIGHTS), 0)
+    host.zx.object_wait_one(job, zx.ZX_JOB_TERMINATED, INF)
+    assert after == [] and host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == -1024

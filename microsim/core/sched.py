@@ -260,7 +260,10 @@ class Scheduler:
                         k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
                         t.ctx = (0, t.process.koid, t.koid)
                     self.switches += 1
+                    t.run_start = k.now
                     t.glet.switch(t)
+                    if t.state != "dead":  # virtual CPU time (ZX_INFO_*_RUNTIME)
+                        t.runtime += k.now - t.run_start
                     self.current = None
                     k.preempt = False
                     k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
@@ -313,6 +316,8 @@ class Scheduler:
 
     def _thread_exited(self, t: Thread) -> None:
         k = self.kernel
+        if self.current is t:
+            t.runtime += k.now - t.run_start
         t.state = "dead"
         if t.wait is not None:
             t.wait.cancel()

@@ -43,6 +43,7 @@ class Job(KernelObject):
 
     __slots__ = (
         "exceptionate",
+        "exited_runtime",
         "height",
         "jobs",
         "listed",
@@ -64,6 +65,7 @@ class Job(KernelObject):
         self.return_code = 0
         self.listed = False
         self.exceptionate: Any = None
+        self.exited_runtime = 0  # CPU time of its processes that have exited
         self.signals = _NO_ALL
         self.policy: Policy = parent.policy if parent is not None else DEFAULT_POLICY
         self.timer_slack: tuple[int, int] = (
@@ -106,6 +108,7 @@ class Job(KernelObject):
         """A child process became DEAD: unlist it; maybe finish a pending kill."""
         if proc in self.processes:
             self.processes.remove(proc)
+            self.exited_runtime += proc.runtime
             self.update_child_signals()
             self._child_gone()
             self.release()
@@ -161,6 +164,11 @@ class Job(KernelObject):
         self.update_signals(0, zx.ZX_JOB_TERMINATED)
         if self.parent is not None:
             self.parent._remove_job(self)
+
+    @property
+    def runtime(self) -> int:
+        """CPU time of its processes, exited ones included, not of child jobs."""
+        return self.exited_runtime + sum(p.runtime for p in self.processes)
 
     def is_ancestor_of(self, job: Job | None) -> bool:
         """Whether `job` is this job or one of its descendants."""

@@ -97,6 +97,7 @@ class Process(KernelObject):
         "exceptionate",
         "exit_code",
         "exited",
+        "exited_runtime",
         "handles",
         "job",
         "job_handle",
@@ -129,6 +130,7 @@ class Process(KernelObject):
         self.job_handle = zx.ZX_HANDLE_INVALID
         self.exceptionate: Any = None
         self.suspend_count = 0  # live suspend tokens on this process
+        self.exited_runtime = 0  # CPU time of its threads that have exited
         self.critical_to: tuple[Job, int] | None = None
         # The job's basic policy when the process was created; None if it allows all.
         self.policy: tuple[tuple[int, int], ...] | None = None
@@ -139,6 +141,11 @@ class Process(KernelObject):
     @property
     def related_koid(self) -> int:
         return self.job.koid if self.job is not None else 0
+
+    @property
+    def runtime(self) -> int:
+        """CPU time of all its threads, exited ones included (ZX_INFO_TASK_RUNTIME)."""
+        return self.exited_runtime + sum(t.runtime for t in self.threads)
 
     @property
     def return_code(self) -> int:
@@ -223,6 +230,7 @@ class Process(KernelObject):
         """A started thread reached DEAD: unlist it; the last one ends the process."""
         if thread in self.threads:
             self.threads.remove(thread)
+            self.exited_runtime += thread.runtime
             if not self.threads:
                 if self.state == RUNNING:
                     self.state = DYING

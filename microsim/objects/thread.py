@@ -57,6 +57,7 @@ class Thread(KernelObject):
         "killed",
         "process",
         "result",
+        "run_start",
         "runtime",
         "started",
         "state",
@@ -85,7 +86,8 @@ class Thread(KernelObject):
         self.error: BaseException | None = None
         self.result: Any = None
         self.killed = False
-        self.runtime = 0
+        self.runtime = 0  # virtual CPU time, up to its last switch off the CPU
+        self.run_start = 0
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
         self.exception_seen = False  # an exception of this thread reached a handler
@@ -281,6 +283,26 @@ def info_thread_stats(p: Process, h: Handle, buffer_size: int | None) -> Any:
     )
 
 
+def info_task_runtime(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_TASK_RUNTIME(_V1): virtual CPU time of a thread, a process (all its
+    threads) or a job (all its processes, not child jobs). Rights come before the type."""
+    task = h.obj
+    if task.obj_type not in (zx.ZX_OBJ_TYPE_THREAD, zx.ZX_OBJ_TYPE_PROCESS, zx.ZX_OBJ_TYPE_JOB):
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    return zx.zx_info_task_runtime_t(cpu_time=task.runtime)
+
+
+def _runtime_topic(size: int) -> Any:
+    def handler(p: Process, h: Handle, buffer_size: int | None) -> Any:
+        record = info_task_runtime(p, h, buffer_size)
+        if buffer_size is not None and buffer_size < size:
+            raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+        return record
+
+    handler.__doc__ = info_task_runtime.__doc__
+    return handler
+
+
 SYSCALLS: dict[str, Any] = {
     "zx_thread_create": sys_thread_create,
     "zx_thread_start": sys_thread_start,
@@ -289,5 +311,9 @@ SYSCALLS: dict[str, Any] = {
 INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
     (zx.ZX_INFO_THREAD, info_thread, "ZX_INFO_THREAD", Thread, zx.ZX_RIGHT_INSPECT),
     (zx.ZX_INFO_THREAD_STATS, info_thread_stats, "ZX_INFO_THREAD_STATS", Thread,
+     zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_TASK_RUNTIME, _runtime_topic(zx.zx_info_task_runtime_t.SIZE), "ZX_INFO_TASK_RUNTIME",
+     None, zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_TASK_RUNTIME_V1, _runtime_topic(16), "ZX_INFO_TASK_RUNTIME_V1", None,
      zx.ZX_RIGHT_INSPECT),
 ]
