@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from microsim import Kernel, ProcessExitedError, ZxError, spawn, vdso, zx
+from microsim.core.invariants import collect
 from microsim.runner import run_program
 from microsim.testing.conformance import conformance_suite, garbage_calls
 
@@ -795,3 +796,12 @@ def test_a_process_killing_itself_does_not_return(k: Kernel, host: Any) -> None:
                           host.zx.handle_duplicate(job, zx.ZX_RIGHT_SAME_RIGHTS), 0)
     host.zx.object_wait_one(job, zx.ZX_JOB_TERMINATED, INF)
     assert after == [] and host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == -1024
+
+
+def test_task_invariants_catch_a_broken_tree(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    obj = host.handle(proc).obj
+    assert not collect(k)
+    obj.state = "dead"  # dead but still listed in its job
+    assert any("still listed" in m or "wrongly listed" in m for m in collect(k))
+    obj.state = "initial"

@@ -49,6 +49,7 @@ def register_properties(register: Any) -> None:
 @hookimpl
 def check_invariants(kernel: Any, report: Any) -> None:
     vmar.check_invariants(kernel, report)
+    task.check_invariants(kernel, report)
 
 
 @hookimpl

@@ -72,3 +72,25 @@ SYSCALLS: dict[str, Any] = {
     "zx_object_get_child": sys_object_get_child,
 }
 INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = []
+
+
+def check_invariants(kernel: Any, report: Any) -> None:
+    """Task-tree invariants: job lists, process states, thread lists."""
+    for obj in list(kernel.objects.values()):
+        if isinstance(obj, Job):
+            for child in obj.jobs:
+                if child.parent is not obj or not child.listed:
+                    report(f"{child!r} listed under {obj!r} but not its child")
+            for proc in obj.processes:
+                if proc.job is not obj or proc.state == DEAD:
+                    report(f"{proc!r} (state {proc.state}) wrongly listed under {obj!r}")
+            if obj.state == "dead" and (obj.jobs or obj.processes):
+                report(f"dead {obj!r} still has children")
+        elif isinstance(obj, Process):
+            for t in obj.threads:
+                if not t.started or t.dead or t.process is not obj:
+                    report(f"{t!r} wrongly in the thread list of {obj!r}")
+            if obj.state == "initial" and obj.threads:
+                report(f"INITIAL {obj!r} has started threads")
+            if obj.state == DEAD and obj.job is not None and obj in obj.job.processes:
+                report(f"dead {obj!r} still listed in its job")
