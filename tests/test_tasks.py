@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from microsim import Kernel, ProcessExitedError, ZxError, spawn, vdso, zx
+from microsim.cli import main as cli_main
 from microsim.core.invariants import collect
 from microsim.runner import run_program
 from microsim.testing.conformance import conformance_suite, garbage_calls
@@ -805,3 +806,15 @@ def test_task_invariants_catch_a_broken_tree(k: Kernel, host: Any) -> None:
     obj.state = "dead"  # dead but still listed in its job
     assert any("still listed" in m or "wrongly listed" in m for m in collect(k))
     obj.state = "initial"
+
+
+def test_microsim_run_exit_status_and_crash_report(tmp_path: Any, capsys: Any) -> None:
+    prog = tmp_path / "five.py"
+    prog.write_text("def main(ctx):\n    return 5\n")
+    assert cli_main(["run", str(prog)]) == 5
+    crash = tmp_path / "crash.py"
+    crash.write_text("def helper(x):\n    return 1 // x\n\n\ndef main(ctx):\n    helper(0)\n")
+    assert cli_main(["run", str(crash)]) == 1
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError" in err and 'crash.py", line 2, in helper' in err
+    assert "microsim" + "/core" not in err and "runner.py" not in err
