@@ -81,6 +81,10 @@ class Kernel:
         )
         self.fault_hook: Callable[[Thread, MemoryFault], bool] = exceptions.handle_fault
         self.raise_exception_hook: Callable[[Thread, int], int] = exceptions.raise_exception
+        # Debugger-channel lifecycle exceptions (THREAD_STARTING/EXITING, PROCESS_STARTING);
+        # the scheduler calls it only once a debugger channel has ever been bound.
+        self.lifecycle_hook: Callable[[Thread, int], None] = exceptions.lifecycle
+        self.debuggers_bound = 0
         self.now = 0
         self._koid = zx.ZX_KOID_FIRST
         self.objects: dict[int, KernelObject] = {}

@@ -42,6 +42,13 @@ def crash(a: Any, b: Any) -> None:
     raise ValueError("bad value")
 
 
+def pending(host: Any, h: int) -> int:
+    try:
+        return host.zx.object_wait_one(h, zx.ZX_USER_SIGNAL_7, 0)  # type: ignore[no-any-return]
+    except ZxError as e:
+        return e.observed  # type: ignore[no-any-return]
+
+
 def read_exception(host: Any, ch: int) -> tuple[Any, int]:
     host.zx.object_wait_one(ch, zx.ZX_CHANNEL_READABLE, INF)
     data, handles = host.zx.channel_read(ch, 0)
@@ -205,3 +212,84 @@ def test_no_channel_plugin_means_not_supported() -> None:
     with Kernel(plugins=["vmo"]) as k:
         p = k.create_process("p")
         assert status(p.zx.task_create_exception_channel, p.zx.process_self(), 0) == zx.ZX_ERR_NOT_SUPPORTED
+
+
+# --------------------------------------------------------------------------- debuggers
+def test_process_debugger_gets_lifecycle_exceptions_and_first_chance(k: Kernel, host: Any) -> None:
+    proc, thr = start(host, crash)
+    dbg = host.zx.task_create_exception_channel(proc, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
+    assert status(host.zx.task_create_exception_channel, proc, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER) == (
+        zx.ZX_ERR_ALREADY_BOUND)
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).flags == zx.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED
+    pch = host.zx.task_create_exception_channel(proc, 0)
+    host.zx.process_start(proc, thr, crash, 0, 0, 0)
+    info, exc = read_exception(host, dbg)
+    assert info.type == zx.ZX_EXCP_THREAD_STARTING
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).wait_exception_channel_type == (
+        zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER)
+    host.zx.handle_close(exc)
+    # First chance: the debugger sees the crash before the process channel.
+    info, exc = read_exception(host, dbg)
+    assert info.type == zx.ZX_EXCP_GENERAL
+    assert host.zx.object_get_property(exc, zx.ZX_PROP_EXCEPTION_STRATEGY) == zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE
+    assert status(host.zx.object_set_property, exc, zx.ZX_PROP_EXCEPTION_STRATEGY, 5) == zx.ZX_ERR_INVALID_ARGS
+    host.zx.object_set_property(exc, zx.ZX_PROP_EXCEPTION_STRATEGY, zx.ZX_EXCEPTION_STRATEGY_SECOND_CHANCE)
+    host.zx.handle_close(exc)
+    info, exc = read_exception(host, pch)
+    assert info.type == zx.ZX_EXCP_GENERAL
+    assert status(host.zx.object_set_property, exc, zx.ZX_PROP_EXCEPTION_STRATEGY, 0) == zx.ZX_ERR_BAD_STATE
+    host.zx.handle_close(exc)
+    # Second chance: back to the debugger after the process channel passed.
+    info, exc = read_exception(host, dbg)
+    assert info.type == zx.ZX_EXCP_GENERAL
+    host.zx.handle_close(exc)
+    # The crash kills the process; the dying thread still reports THREAD_EXITING.
+    info, exc = read_exception(host, dbg)
+    assert info.type == zx.ZX_EXCP_THREAD_EXITING
+    host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert host.zx.object_wait_one(dbg, zx.ZX_CHANNEL_PEER_CLOSED, 0) & zx.ZX_CHANNEL_PEER_CLOSED
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == zx.ZX_TASK_RETCODE_EXCEPTION_KILL
+
+
+def test_self_exiting_thread_waits_in_dying_for_the_debugger(k: Kernel, host: Any) -> None:
+    proc, thr = start(host, crash)
+    dbg = host.zx.task_create_exception_channel(proc, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
+    host.zx.process_start(proc, thr, lambda a, b: None, 0, 0, 0)
+    info, exc = read_exception(host, dbg)
+    host.zx.handle_close(exc)  # THREAD_STARTING
+    info, exc = read_exception(host, dbg)
+    assert info.type == zx.ZX_EXCP_THREAD_EXITING
+    assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_DYING
+    assert not pending(host, proc) & zx.ZX_PROCESS_TERMINATED
+    host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
+
+
+def test_job_debuggers_get_process_starting_in_bind_order(k: Kernel, host: Any) -> None:
+    parent = host.zx.job_create(host.zx.job_default(), 0)
+    job = host.zx.job_create(parent, 0)
+    chans = [host.zx.task_create_exception_channel(job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER) for _ in range(2)]
+    up = host.zx.task_create_exception_channel(parent, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
+    assert host.zx.object_get_info(job, zx.ZX_INFO_JOB).debugger_attached
+    normal = host.zx.task_create_exception_channel(job, 0)
+    proc, thr = start(host, crash, job)
+    host.zx.process_start(proc, thr, lambda a, b: None, 0, 0, 0)
+    for ch in (*chans, up):
+        assert host.zx.object_wait_one(ch, zx.ZX_CHANNEL_READABLE, INF) & zx.ZX_CHANNEL_READABLE
+        info, exc = read_exception(host, ch)
+        assert info.type == zx.ZX_EXCP_PROCESS_STARTING
+        # The next one is sent only once this one is closed.
+        others = [c for c in (*chans, up) if c != ch]
+        assert all(not pending(host, c) & zx.ZX_CHANNEL_READABLE for c in others)
+        host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    # Lifecycle exceptions never reach normal channels.
+    assert not pending(host, normal) & zx.ZX_CHANNEL_READABLE
+    # At most 32 live job debugger channels; closed ones do not count.
+    more = [host.zx.task_create_exception_channel(job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER) for _ in range(30)]
+    assert status(host.zx.task_create_exception_channel, job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER) == (
+        zx.ZX_ERR_ALREADY_BOUND)
+    host.zx.handle_close(more.pop())
+    more.append(host.zx.task_create_exception_channel(job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER))

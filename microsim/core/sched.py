@@ -294,6 +294,8 @@ class Scheduler:
         k = self.kernel
         try:
             assert t.entry is not None
+            if k.debuggers_bound:
+                k.lifecycle_hook(t, zx.ZX_EXCP_THREAD_STARTING)
             t.result = t.entry(*t.args)
         except ThreadExit:
             pass
@@ -302,6 +304,9 @@ class Scheduler:
             with contextlib.suppress(ThreadExit):
                 self._uncaught(t, exc)
         finally:
+            if k.debuggers_bound:
+                with contextlib.suppress(ThreadExit):
+                    k.lifecycle_hook(t, zx.ZX_EXCP_THREAD_EXITING)
             self._thread_exited(t)
         k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
 

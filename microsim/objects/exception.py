@@ -6,7 +6,9 @@ A simulated thread raises a Zircon exception when its Python code lets an except
 with no code) or when it faults on simulated memory through `Process.read_memory` /
 `write_memory` (ZX_EXCP_FATAL_PAGE_FAULT, delivered at the faulting access, which is
 retried when a handler answers HANDLED). The handlers are tried in Zircon's order: the
-thread's channel, the process's, then the job's and each parent job's. Each receives a
+process debugger channel (first chance), the thread's channel, the process's, the
+debugger again if it asked for a second chance (ZX_PROP_EXCEPTION_STRATEGY), then the
+job's and each parent job's. Each receives a
 `zx_exception_info_t` message with one exception handle; the thread stays
 BLOCKED_EXCEPTION until the last handle to that exception is closed, and then its
 ZX_PROP_EXCEPTION_STATE decides: TRY_NEXT (the default) the next handler, HANDLED resume,
@@ -14,8 +16,14 @@ THREAD_EXIT end the thread. When nobody handles it, the process is killed with
 ZX_TASK_RETCODE_EXCEPTION_KILL.
 
 An uncaught Python exception cannot be resumed (its frames are gone): HANDLED then ends
-the thread quietly instead of killing its process. Debugger channels
-(ZX_EXCEPTION_CHANNEL_DEBUGGER) are not implemented (ZX_ERR_NOT_SUPPORTED).
+the thread quietly instead of killing its process.
+
+Debugger channels (ZX_EXCEPTION_CHANNEL_DEBUGGER) also receive the lifecycle exceptions,
+which never reach normal channels: a process's debugger gets THREAD_STARTING before a
+thread runs and THREAD_EXITING as it exits (a thread exiting on its own waits, DYING,
+until that exception is closed; a killed one does not); up to 32 job debuggers per job
+get PROCESS_STARTING when a process's first thread starts, in bind order, from the
+process's job up to the root.
 
 Exception channels are channels, whose type belongs to a plugin: the core asks for one
 through the `make_kernel_channel` hook (the channel plugin implements it).
@@ -76,7 +84,8 @@ class ExceptionObject(KernelObject):
     default_rights = zx.ZX_DEFAULT_EXCEPTION_RIGHTS
     waitable = False
 
-    __slots__ = ("closed_wait", "excp_type", "process_rights", "state", "thread", "thread_rights")
+    __slots__ = ("closed_wait", "excp_type", "process_rights", "state", "strategy", "thread",
+                 "thread_rights", "via")
 
     def __init__(self, kernel: Kernel, thread: Thread, excp_type: int, ate: Exceptionate) -> None:
         super().__init__(kernel)
@@ -85,6 +94,8 @@ class ExceptionObject(KernelObject):
         self.thread_rights = ate.thread_rights
         self.process_rights = ate.process_rights
         self.state = zx.ZX_EXCEPTION_STATE_TRY_NEXT
+        self.strategy = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE
+        self.via = ate.channel_type
         self.closed_wait: Wait | None = None
 
     @property
@@ -97,13 +108,50 @@ class ExceptionObject(KernelObject):
             self.kernel.sched.finish(w, zx.ZX_OK)
 
 
-def _handlers(thread: Thread) -> list[Exceptionate]:
-    chain: list[Exceptionate | None] = [thread.exceptionate, thread.process.exceptionate]
-    job: Job | None = thread.process.job
+_SECOND = "second-chance"
+
+
+def _handlers(thread: Thread) -> list[Exceptionate | str]:
+    """Zircon's ExceptionHandlerIterator order for a normal exception: the process
+    debugger (first chance), the thread, the process, the process debugger again (only
+    for SECOND_CHANCE), then the job and each parent job."""
+    proc = thread.process
+    chain: list[Exceptionate | str | None] = []
+    debugger = proc.debug_exceptionates[0] if proc.debug_exceptionates else None
+    chain += [debugger, thread.exceptionate, proc.exceptionate]
+    if debugger is not None:
+        chain.append(_SECOND)
+    job: Job | None = proc.job
     while job is not None:
         chain.append(job.exceptionate)
         job = job.parent
     return [ate for ate in chain if ate is not None]
+
+
+def _send(thread: Thread, excp_type: int, ate: Exceptionate, wait_for_it: bool,
+          strategy: int = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE) -> ExceptionObject | None:
+    """Send one exception message to `ate`; block until its exception is closed (if
+    `wait_for_it`). None if the channel is gone."""
+    k = thread.kernel
+    proc = thread.process
+    exc = ExceptionObject(k, thread, excp_type, ate)
+    exc.strategy = strategy
+    k.publish(exc, proc.koid)
+    handle = Handle(exc, zx.ZX_DEFAULT_EXCEPTION_RIGHTS)
+    exc.handle_count += 1  # in flight in the message
+    wait = Wait(f"exception {excp_type:#x} (koid {exc.koid})", zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION)
+    exc.closed_wait = wait if wait_for_it else None
+    info = zx.zx_exception_info_t(pid=proc.koid, tid=thread.koid, type=excp_type).pack()
+    if not ate.channel.send(info, [handle]):
+        k.close_handle(handle)
+        return None
+    thread.exc_channel_type = ate.channel_type
+    if wait_for_it:
+        k.sched.block(wait, zx.ZX_TIME_INFINITE)
+        exc.closed_wait = None
+        if thread.killed:
+            raise ThreadExit
+    return exc
 
 
 def raise_exception(thread: Thread, excp_type: int) -> int:
@@ -118,29 +166,55 @@ def raise_exception(thread: Thread, excp_type: int) -> int:
     proc = thread.process
     if k.trace is not None:
         k.emit("exception", thread.koid, excp_type)
-    info = zx.zx_exception_info_t(pid=proc.koid, tid=thread.koid, type=excp_type).pack()
+    strategy = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE
+    debugger: Exceptionate | None = None
     for ate in _handlers(thread):
+        if isinstance(ate, str):  # the debugger's second chance
+            if strategy != zx.ZX_EXCEPTION_STRATEGY_SECOND_CHANCE or debugger is None:
+                continue
+            ate = debugger
+        elif ate.channel_type == zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER:
+            debugger = ate
+            if strategy == zx.ZX_EXCEPTION_STRATEGY_SECOND_CHANCE:
+                continue
         if not ate.bound():
             continue
-        exc = ExceptionObject(k, thread, excp_type, ate)
-        k.publish(exc, proc.koid)
-        handle = Handle(exc, zx.ZX_DEFAULT_EXCEPTION_RIGHTS)
-        exc.handle_count += 1  # in flight in the message
-        wait = Wait(f"exception {excp_type:#x} (koid {exc.koid})", zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION)
-        exc.closed_wait = wait
-        if not ate.channel.send(info, [handle]):
-            k.close_handle(handle)
+        exc = _send(thread, excp_type, ate, True, strategy)
+        if exc is None:
             continue
-        thread.exc_channel_type = ate.channel_type
-        thread.exception_seen = True
-        k.sched.block(wait, zx.ZX_TIME_INFINITE)
-        exc.closed_wait = None
-        if thread.killed:
-            raise ThreadExit
+        if ate.channel_type != zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER:
+            thread.exception_seen = True
+        strategy = exc.strategy
         if exc.state != zx.ZX_EXCEPTION_STATE_TRY_NEXT:
             return exc.state
     proc.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL)
     return zx.ZX_EXCEPTION_STATE_TRY_NEXT
+
+
+def lifecycle(thread: Thread, excp_type: int) -> None:
+    """The kernel's `lifecycle_hook`: THREAD_STARTING (preceded by PROCESS_STARTING to
+    every job debugger up the chain for a process's first thread) and THREAD_EXITING go
+    to debugger channels only; the disposition is ignored. A thread exiting because it
+    was killed does not wait for its THREAD_EXITING message to be handled."""
+    proc = thread.process
+    k = thread.kernel
+    if excp_type == zx.ZX_EXCP_THREAD_STARTING and thread.first_thread:
+        job: Job | None = proc.job
+        while job is not None:
+            for ate in list(job.debug_exceptionates):
+                if ate.bound():
+                    if k.trace is not None:
+                        k.emit("exception", thread.koid, zx.ZX_EXCP_PROCESS_STARTING)
+                    _send(thread, zx.ZX_EXCP_PROCESS_STARTING, ate, True)
+            job = job.parent
+    for ate in list(proc.debug_exceptionates):
+        if ate.bound():
+            if k.trace is not None:
+                k.emit("exception", thread.koid, excp_type)
+            wait = excp_type == zx.ZX_EXCP_THREAD_STARTING or not thread.killed
+            if excp_type == zx.ZX_EXCP_THREAD_EXITING:
+                thread.exiting = True
+            _send(thread, excp_type, ate, wait)
 
 
 def exception_type_of(error: BaseException) -> int:
@@ -172,11 +246,11 @@ def sys_task_create_exception_channel(p: Process, handle: int, options: int) -> 
     """zx_task_create_exception_channel: bind an exception channel to a thread, process
     or job; returns the user end (rights TRANSFER | WAIT | READ).
 
-    Checks in Zircon's order: options (only ZX_EXCEPTION_CHANNEL_DEBUGGER, which
-    microsim does not implement: NOT_SUPPORTED; on a thread INVALID_ARGS), the handle
-    (INSPECT | DUPLICATE | TRANSFER | MANAGE_THREAD, rights before type), the type, a
-    job or process handle without ENUMERATE (ACCESS_DENIED), a dead task (BAD_STATE), a
-    channel already bound and open (ALREADY_BOUND).
+    Checks in Zircon's order: options (only ZX_EXCEPTION_CHANNEL_DEBUGGER; on a thread
+    INVALID_ARGS), the caller's ZX_POL_NEW_CHANNEL policy, the handle (INSPECT |
+    DUPLICATE | TRANSFER | MANAGE_THREAD, rights before type), the type, a job or process
+    handle without ENUMERATE (ACCESS_DENIED), a dead task (BAD_STATE), a channel already
+    bound and open (ALREADY_BOUND; job debuggers: 32 open ones).
     """
     opts = arg_u32(options)
     if opts & ~zx.ZX_EXCEPTION_CHANNEL_DEBUGGER:
@@ -184,26 +258,40 @@ def sys_task_create_exception_channel(p: Process, handle: int, options: int) -> 
     p.enforce_policy(zx.ZX_POL_NEW_CHANNEL)
     h = p.lookup(handle, None, _CREATE_RIGHTS)
     task = h.obj
+    debug = bool(opts & zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
     if isinstance(task, Thread):
-        if opts:
+        if debug:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "threads have no debugger channel")
         dead = task.dead
         kind = zx.ZX_EXCEPTION_CHANNEL_TYPE_THREAD
     elif isinstance(task, (Process, Job)):
         if not h.rights & zx.ZX_RIGHT_ENUMERATE:
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "the handle lacks ZX_RIGHT_ENUMERATE")
-        if opts:
-            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "debugger exception channels")
         dead = task.state == "dead"
-        kind = (zx.ZX_EXCEPTION_CHANNEL_TYPE_PROCESS if isinstance(task, Process)
-                else zx.ZX_EXCEPTION_CHANNEL_TYPE_JOB)
+        if isinstance(task, Process):
+            kind = zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER if debug else zx.ZX_EXCEPTION_CHANNEL_TYPE_PROCESS
+        else:
+            kind = zx.ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER if debug else zx.ZX_EXCEPTION_CHANNEL_TYPE_JOB
     else:
         raise ZxError(zx.ZX_ERR_WRONG_TYPE)
-    ate: Exceptionate | None = task.exceptionate
-    if dead or (ate is not None and ate.shut):
-        raise ZxError(zx.ZX_ERR_BAD_STATE, "the task is dead")
-    if ate is not None and ate.bound():
-        raise ZxError(zx.ZX_ERR_ALREADY_BOUND)
+    ate: Exceptionate | None
+    if debug:
+        live = [a for a in task.debug_exceptionates if a.bound()]
+        limit = 1 if isinstance(task, Process) else zx.ZX_EXCEPTION_CHANNEL_JOB_DEBUGGER_MAX_COUNT
+        if dead:
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the task is dead")
+        if len(live) >= limit:
+            raise ZxError(zx.ZX_ERR_ALREADY_BOUND)
+        for gone in [a for a in task.debug_exceptionates if not a.bound()]:
+            gone.shutdown()
+        task.debug_exceptionates[:] = live
+        ate = None
+    else:
+        ate = task.exceptionate
+        if dead or (ate is not None and ate.shut):
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the task is dead")
+        if ate is not None and ate.bound():
+            raise ZxError(zx.ZX_ERR_ALREADY_BOUND)
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("handle")
@@ -211,14 +299,18 @@ def sys_task_create_exception_channel(p: Process, handle: int, options: int) -> 
     channel = k.pm.hook.make_kernel_channel(kernel=k)
     if channel is None:
         raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "no plugin provides channels")
-    if ate is None:
+    if debug:
+        ate = Exceptionate(kind)
+        task.debug_exceptionates.append(ate)
+        k.debuggers_bound += 1
+    elif ate is None:
         ate = task.exceptionate = Exceptionate(kind)
     elif ate.channel is not None:
         ate.channel.close()
     ate.channel = channel
     if kind == zx.ZX_EXCEPTION_CHANNEL_TYPE_THREAD:
         ate.thread_rights, ate.process_rights = h.rights, 0
-    elif kind == zx.ZX_EXCEPTION_CHANNEL_TYPE_PROCESS:
+    elif kind in (zx.ZX_EXCEPTION_CHANNEL_TYPE_PROCESS, zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER):
         ate.thread_rights, ate.process_rights = zx.ZX_DEFAULT_THREAD_RIGHTS, h.rights
     else:
         ate.thread_rights, ate.process_rights = zx.ZX_DEFAULT_THREAD_RIGHTS, zx.ZX_DEFAULT_PROCESS_RIGHTS
@@ -256,6 +348,28 @@ def get_exception_state(p: Process, h: Handle, value_size: int | None) -> int:
     return h.obj.state
 
 
+def get_exception_strategy(p: Process, h: Handle, value_size: int | None) -> int:
+    """ZX_PROP_EXCEPTION_STRATEGY get: FIRST_CHANCE or SECOND_CHANCE."""
+    _state_size(value_size)
+    if not isinstance(h.obj, ExceptionObject):
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    return h.obj.strategy
+
+
+def set_exception_strategy(p: Process, h: Handle, value: Any) -> None:
+    """ZX_PROP_EXCEPTION_STRATEGY set: only for an exception from a process debugger
+    channel (else BAD_STATE); 0 FIRST_CHANCE or 1 SECOND_CHANCE (else INVALID_ARGS)."""
+    exc = h.obj
+    if not isinstance(exc, ExceptionObject):
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    if exc.via != zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER:
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "not an exception from a debugger channel")
+    if type(value) is not int or value not in (zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE,
+                                               zx.ZX_EXCEPTION_STRATEGY_SECOND_CHANCE):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "exception strategy must be 0 or 1")
+    exc.strategy = value
+
+
 def set_exception_state(p: Process, h: Handle, value: Any) -> None:
     """ZX_PROP_EXCEPTION_STATE set: 0 TRY_NEXT, 1 HANDLED, 2 THREAD_EXIT (else
     INVALID_ARGS)."""
@@ -276,4 +390,6 @@ SYSCALLS: dict[str, Any] = {
 INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = []
 PROPERTIES: list[tuple[int, str, Any, Any]] = [
     (zx.ZX_PROP_EXCEPTION_STATE, "ZX_PROP_EXCEPTION_STATE", get_exception_state, set_exception_state),
+    (zx.ZX_PROP_EXCEPTION_STRATEGY, "ZX_PROP_EXCEPTION_STRATEGY", get_exception_strategy,
+     set_exception_strategy),
 ]

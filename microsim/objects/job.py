@@ -42,6 +42,7 @@ class Job(KernelObject):
     default_rights = zx.ZX_DEFAULT_JOB_RIGHTS
 
     __slots__ = (
+        "debug_exceptionates",
         "exceptionate",
         "exited_runtime",
         "height",
@@ -65,6 +66,7 @@ class Job(KernelObject):
         self.return_code = 0
         self.listed = False
         self.exceptionate: Any = None
+        self.debug_exceptionates: list[Any] = []  # job debugger channels, in bind order
         self.exited_runtime = 0  # CPU time of its processes that have exited
         self.signals = _NO_ALL
         self.policy: Policy = parent.policy if parent is not None else DEFAULT_POLICY
@@ -136,6 +138,8 @@ class Job(KernelObject):
     def on_destroy(self) -> None:
         if self.exceptionate is not None:
             self.exceptionate.shutdown()
+        for dbg in self.debug_exceptionates:
+            dbg.shutdown()
         if self.parent is not None and self.listed:
             self.parent._remove_job(self)
 
@@ -161,6 +165,8 @@ class Job(KernelObject):
         exc = self.exceptionate
         if exc is not None:
             exc.shutdown()
+        for dbg in self.debug_exceptionates:
+            dbg.shutdown()
         self.update_signals(0, zx.ZX_JOB_TERMINATED)
         if self.parent is not None:
             self.parent._remove_job(self)
@@ -356,7 +362,8 @@ def info_job(p: Process, h: Handle, buffer_size: int | None) -> Any:
     if buffer_size is not None and buffer_size < zx.zx_info_job_t.SIZE:
         raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
     job: Job = h.obj
-    return zx.zx_info_job_t(return_code=job.return_code, exited=job.state != READY)
+    return zx.zx_info_job_t(return_code=job.return_code, exited=job.state != READY,
+                            debugger_attached=any(d.bound() for d in job.debug_exceptionates))
 
 
 def info_job_children(p: Process, h: Handle, buffer_size: int | None) -> Any:

@@ -94,6 +94,7 @@ class Process(KernelObject):
     __slots__ = (
         "__weakref__",
         "critical_to",
+        "debug_exceptionates",
         "exceptionate",
         "exit_code",
         "exited",
@@ -129,6 +130,7 @@ class Process(KernelObject):
         self.root_vmar_handle = zx.ZX_HANDLE_INVALID
         self.job_handle = zx.ZX_HANDLE_INVALID
         self.exceptionate: Any = None
+        self.debug_exceptionates: list[Any] = []  # the debugger channel (at most one)
         self.suspend_count = 0  # live suspend tokens on this process
         self.exited_runtime = 0  # CPU time of its threads that have exited
         self.critical_to: tuple[Job, int] | None = None
@@ -249,6 +251,8 @@ class Process(KernelObject):
         exc = self.exceptionate
         if exc is not None:
             exc.shutdown()
+        for dbg in self.debug_exceptionates:
+            dbg.shutdown()
         root = self.root_vmar
         if root is not None:
             root.destroy_all()
@@ -272,11 +276,13 @@ class Process(KernelObject):
 
     def info_flags(self) -> int:
         """ZX_INFO_PROCESS flags for the current state."""
+        debugger = (zx.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED
+                    if any(d.bound() for d in self.debug_exceptionates) else 0)
         if self.state == INITIAL:
-            return 0
+            return debugger
         if self.state == RUNNING:
-            return zx.ZX_INFO_PROCESS_FLAG_STARTED
-        return zx.ZX_INFO_PROCESS_FLAG_STARTED | zx.ZX_INFO_PROCESS_FLAG_EXITED
+            return zx.ZX_INFO_PROCESS_FLAG_STARTED | debugger
+        return zx.ZX_INFO_PROCESS_FLAG_STARTED | zx.ZX_INFO_PROCESS_FLAG_EXITED | debugger
 
     # ------------------------------------------------------------------ handle table
     def add_handle(self, handle: Handle, reason: str = "create") -> int:
@@ -427,6 +433,7 @@ def info_process_v1(p: Process, h: Handle, buffer_size: int | None) -> Any:
     return zx.zx_info_process_v1_t(
         return_code=proc.exit_code if exited else 0,
         started=bool(flags & zx.ZX_INFO_PROCESS_FLAG_STARTED), exited=exited,
+        debugger_attached=bool(flags & zx.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED),
     )
 
 

@@ -53,6 +53,8 @@ class Thread(KernelObject):
         "exc_channel_type",
         "exception_seen",
         "exceptionate",
+        "exiting",
+        "first_thread",
         "glet",
         "killed",
         "process",
@@ -91,6 +93,8 @@ class Thread(KernelObject):
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
         self.exception_seen = False  # an exception of this thread reached a handler
+        self.exiting = False  # exiting on its own, waiting on a debugger (DYING)
+        self.first_thread = False  # the thread that started its process
         self.suspend_count = 0  # live suspend tokens on this thread
         self.suspended = False  # this thread's or its process's count is above 0
 
@@ -136,6 +140,7 @@ class Thread(KernelObject):
         if proc.state == INITIAL:
             proc.state = RUNNING
             proc.start_time = kernel.now
+            self.first_thread = True
         self.retain()  # the scheduler's reference, dropped when the thread exits
         self.update_signals(0, zx.ZX_THREAD_RUNNING)
         kernel.sched.add_thread(self)
@@ -159,7 +164,7 @@ class Thread(KernelObject):
             return zx.ZX_THREAD_STATE_NEW
         if state == "dead":
             return zx.ZX_THREAD_STATE_DEAD
-        if self.killed:
+        if self.killed or self.exiting:
             return zx.ZX_THREAD_STATE_DYING
         if state == "blocked" and self.wait is not None:
             reason = self.wait.reason
