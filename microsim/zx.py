@@ -1006,3 +1006,18 @@ class zx_info_task_runtime_t(_Struct):
     queue_time: int = 0
     page_fault_time: int = 0
     lock_contention_time: int = 0
+
+# zx_thread_read_state / write_state kinds (zircon/syscalls/debug.h) and the sizes of
+# their x86-64 records (microsim models an x86-64 register file).
+ZX_THREAD_STATE_GENERAL_REGS = 0
+ZX_THREAD_STATE_FP_REGS = 1
+ZX_THREAD_STATE_VECTOR_REGS = 2
+ZX_THREAD_STATE_DEBUG_REGS = 4
+ZX_THREAD_STATE_SINGLE_STEP = 5
+THREAD_STATE_SIZES = {
+    ZX_THREAD_STATE_GENERAL_REGS: 160,  # rax..r15, rip, rflags, fs_base, gs_base
+    ZX_THREAD_STATE_FP_REGS: 160,
+    ZX_THREAD_STATE_VECTOR_REGS: 2120,
+    ZX_THREAD_STATE_DEBUG_REGS: 48,
+    ZX_THREAD_STATE_SINGLE_STEP: 4,
+}

@@ -113,6 +113,7 @@ def test_thread_channel_first_then_process_then_job(k: Kernel, host: Any) -> Non
             host.zx.handle_close(ph)
         th = host.zx.exception_get_thread(exc)
         assert host.zx.object_get_info(th, zx.ZX_INFO_HANDLE_BASIC).koid == info.tid
+        assert host.zx.thread_read_state(th, zx.ZX_THREAD_STATE_GENERAL_REGS, 160) == bytes(160)
         host.zx.handle_close(th)
         host.zx.handle_close(exc)  # TRY_NEXT: the next handler gets it
     host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
@@ -261,6 +262,8 @@ def test_self_exiting_thread_waits_in_dying_for_the_debugger(k: Kernel, host: An
     info, exc = read_exception(host, dbg)
     assert info.type == zx.ZX_EXCP_THREAD_EXITING
     assert host.zx.object_get_info(thr, zx.ZX_INFO_THREAD).state == zx.ZX_THREAD_STATE_DYING
+    assert status(host.zx.thread_read_state, thr, zx.ZX_THREAD_STATE_GENERAL_REGS, 160) == (
+        zx.ZX_ERR_NOT_SUPPORTED)
     assert not pending(host, proc) & zx.ZX_PROCESS_TERMINATED
     host.zx.handle_close(exc)
     host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)

@@ -818,3 +818,29 @@ def test_microsim_run_exit_status_and_crash_report(tmp_path: Any, capsys: Any) -
     err = capsys.readouterr().err
     assert "ZeroDivisionError" in err and 'crash.py", line 2, in helper' in err
     assert "microsim" + "/core" not in err and "runner.py" not in err
+
+
+def test_thread_read_write_state(k: Kernel, host: Any) -> None:
+    proc, _ = new_process(host)
+    thr = host.zx.thread_create(proc, "t", 0)
+    GR, SS = zx.ZX_THREAD_STATE_GENERAL_REGS, zx.ZX_THREAD_STATE_SINGLE_STEP
+    assert status(host.zx.thread_read_state, thr, GR, 160) == zx.ZX_ERR_BAD_STATE  # NEW
+    host.zx.process_start(proc, thr, lambda a, b: vdso().nanosleep(INF - 1), 0, 0, 0)
+    host.zx.nanosleep(host.zx.deadline_after(100_000))
+    assert status(host.zx.thread_read_state, thr, GR, 160) == zx.ZX_ERR_BAD_STATE  # blocked
+    token = host.zx.task_suspend(thr)
+    assert host.zx.thread_read_state(thr, GR, 200) == bytes(160)
+    regs = bytes(range(160))
+    host.zx.thread_write_state(thr, GR, regs)
+    assert host.zx.thread_read_state(thr, GR, 160) == regs
+    assert status(host.zx.thread_read_state, thr, 3, 160) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.thread_read_state, thr, GR, 100) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    assert status(host.zx.thread_write_state, thr, GR, b"x") == zx.ZX_ERR_BUFFER_TOO_SMALL
+    assert status(host.zx.thread_write_state, thr, SS, (2).to_bytes(4, "little")) == zx.ZX_ERR_INVALID_ARGS
+    host.zx.thread_write_state(thr, SS, (1).to_bytes(8, "little"))
+    ro = host.zx.handle_duplicate(thr, zx.ZX_RIGHT_READ)
+    assert status(host.zx.thread_write_state, ro, GR, regs) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(host.zx.thread_read_state, proc, GR, 160) == zx.ZX_ERR_WRONG_TYPE
+    host.zx.handle_close(token)
+    assert status(host.zx.thread_read_state, thr, GR, 160) == zx.ZX_ERR_BAD_STATE
+    host.zx.task_kill(proc)

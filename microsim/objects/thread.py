@@ -17,7 +17,7 @@ from microsim import zx
 from microsim.core.handle import Handle
 from microsim.core.object import KernelObject
 from microsim.core.sched import ThreadExit
-from microsim.core.syscall import arg_u32
+from microsim.core.syscall import arg_bytes, arg_u32
 from microsim.errors import ZxError
 from microsim.objects.process import (
     INITIAL,
@@ -58,6 +58,7 @@ class Thread(KernelObject):
         "glet",
         "killed",
         "process",
+        "regs",
         "result",
         "run_start",
         "runtime",
@@ -95,6 +96,7 @@ class Thread(KernelObject):
         self.exception_seen = False  # an exception of this thread reached a handler
         self.exiting = False  # exiting on its own, waiting on a debugger (DYING)
         self.first_thread = False  # the thread that started its process
+        self.regs: dict[int, bytes] = {}  # zx_thread_write_state records, by kind
         self.suspend_count = 0  # live suspend tokens on this thread
         self.suspended = False  # this thread's or its process's count is above 0
 
@@ -262,6 +264,55 @@ def sys_thread_exit(p: Process) -> None:
     raise ThreadExit
 
 
+def _inspectable(t: Thread) -> None:
+    w = t.wait
+    in_exception = t.state == "blocked" and w is not None and (
+        w.reason == zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION)
+    if t.exiting and in_exception:
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "no register access during THREAD_EXITING")
+    if not (in_exception or (t.suspended and t.state in ("suspended", "blocked"))):
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the thread is neither suspended nor in an exception")
+
+
+def _state_kind(kind: Any) -> int:
+    kind = arg_u32(kind)
+    if kind not in zx.THREAD_STATE_SIZES:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown thread state kind {kind}")
+    return kind
+
+
+def sys_thread_read_state(p: Process, handle: int, kind: int, buffer_size: int) -> bytes:
+    """zx_thread_read_state: a register record of a suspended thread or one in an
+    exception (ZX_RIGHT_READ). Python threads have no registers: microsim keeps what
+    zx_thread_write_state stored (zeros otherwise), x86-64 layout sizes."""
+    h = lookup_thread(p, handle, zx.ZX_RIGHT_READ)
+    kind = _state_kind(kind)
+    size = zx.THREAD_STATE_SIZES[kind]
+    if type(buffer_size) is not int or buffer_size < size:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, f"the record takes {size} bytes")
+    t: Thread = h.obj
+    _inspectable(t)
+    return t.regs.get(kind, bytes(size))
+
+
+def sys_thread_write_state(p: Process, handle: int, kind: int, buffer: Any) -> None:
+    """zx_thread_write_state: store a register record (ZX_RIGHT_WRITE); same states as
+    read. SINGLE_STEP takes 0 or 1; a longer buffer is fine (the record is its start)."""
+    h = lookup_thread(p, handle, zx.ZX_RIGHT_WRITE)
+    kind = _state_kind(kind)
+    data = arg_bytes(buffer)
+    size = zx.THREAD_STATE_SIZES[kind]
+    if len(data) < size:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, f"the record takes {size} bytes")
+    t: Thread = h.obj
+    _inspectable(t)
+    record = data[:size]
+    if kind == zx.ZX_THREAD_STATE_SINGLE_STEP and int.from_bytes(record, "little") > 1:
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "single step is 0 or 1")
+    t.regs[kind] = record
+    return None
+
+
 def info_thread(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_THREAD: Zircon's thread state (with the BLOCKED_* reason) and the exception
     channel type it waits on."""
@@ -312,6 +363,8 @@ SYSCALLS: dict[str, Any] = {
     "zx_thread_create": sys_thread_create,
     "zx_thread_start": sys_thread_start,
     "zx_thread_exit": sys_thread_exit,
+    "zx_thread_read_state": sys_thread_read_state,
+    "zx_thread_write_state": sys_thread_write_state,
 }
 INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
     (zx.ZX_INFO_THREAD, info_thread, "ZX_INFO_THREAD", Thread, zx.ZX_RIGHT_INSPECT),
