@@ -661,6 +661,7 @@ TASK_SYSCALLS = (
     "zx_process_create", "zx_process_start", "zx_process_read_memory", "zx_process_write_memory",
     "zx_thread_create", "zx_thread_start", "zx_task_kill", "zx_object_get_child",
     "zx_task_create_exception_channel", "zx_exception_get_thread", "zx_exception_get_process",
+    "zx_task_suspend", "zx_task_suspend_token", "zx_thread_read_state", "zx_thread_write_state",
 )
 
 
