@@ -845,3 +845,23 @@ def test_thread_read_write_state(k: Kernel, host: Any) -> None:
     host.zx.handle_close(token)
     assert status(host.zx.thread_read_state, thr, GR, 160) == zx.ZX_ERR_BAD_STATE
     host.zx.task_kill(proc)
+
+
+def test_task_properties(host: Any) -> None:
+    proc, _ = new_process(host)
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    for prop in (zx.ZX_PROP_PROCESS_DEBUG_ADDR, zx.ZX_PROP_PROCESS_BREAK_ON_LOAD):
+        assert host.zx.object_get_property(proc, prop) == 0
+        host.zx.object_set_property(proc, prop, 0x1234)
+        assert host.zx.object_get_property(proc, prop) == 0x1234
+        assert status(host.zx.object_get_property, proc, prop, 4) == zx.ZX_ERR_BUFFER_TOO_SMALL
+        assert status(host.zx.object_get_property, job, prop) == zx.ZX_ERR_WRONG_TYPE
+        assert status(host.zx.object_set_property, proc, prop, -1) == zx.ZX_ERR_INVALID_ARGS
+    assert host.zx.object_get_property(proc, zx.ZX_PROP_PROCESS_VDSO_BASE_ADDRESS) == 0
+    assert status(host.zx.object_set_property, proc, zx.ZX_PROP_PROCESS_VDSO_BASE_ADDRESS, 1) == (
+        zx.ZX_ERR_NOT_SUPPORTED)
+    host.zx.object_set_property(job, zx.ZX_PROP_JOB_KILL_ON_OOM, 1)
+    assert host.zx.object_get_info(job, zx.ZX_INFO_JOB).kill_on_oom
+    assert status(host.zx.object_set_property, job, zx.ZX_PROP_JOB_KILL_ON_OOM, 2) == zx.ZX_ERR_INVALID_ARGS
+    assert status(host.zx.object_get_property, job, zx.ZX_PROP_JOB_KILL_ON_OOM) == zx.ZX_ERR_NOT_SUPPORTED
+    assert status(host.zx.object_set_property, proc, zx.ZX_PROP_JOB_KILL_ON_OOM, 1) == zx.ZX_ERR_WRONG_TYPE

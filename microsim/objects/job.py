@@ -47,6 +47,7 @@ class Job(KernelObject):
         "exited_runtime",
         "height",
         "jobs",
+        "kill_on_oom",
         "listed",
         "parent",
         "policy",
@@ -65,6 +66,7 @@ class Job(KernelObject):
         self.state = READY
         self.return_code = 0
         self.listed = False
+        self.kill_on_oom = False
         self.exceptionate: Any = None
         self.debug_exceptionates: list[Any] = []  # job debugger channels, in bind order
         self.exited_runtime = 0  # CPU time of its processes that have exited
@@ -363,6 +365,7 @@ def info_job(p: Process, h: Handle, buffer_size: int | None) -> Any:
         raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
     job: Job = h.obj
     return zx.zx_info_job_t(return_code=job.return_code, exited=job.state != READY,
+                            kill_on_oom=job.kill_on_oom,
                             debugger_attached=any(d.bound() for d in job.debug_exceptionates))
 
 
@@ -375,6 +378,24 @@ def info_job_processes(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_JOB_PROCESSES: koids of the direct child processes, in creation order."""
     return _koids(h.obj.processes, buffer_size)
 
+
+def set_kill_on_oom(p: Process, h: Handle, value: Any) -> None:
+    """ZX_PROP_JOB_KILL_ON_OOM set: 0 or 1 (else INVALID_ARGS); not readable."""
+    if not isinstance(h.obj, Job):
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+    if type(value) is not int or value not in (0, 1):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS, "kill_on_oom is 0 or 1")
+    h.obj.kill_on_oom = bool(value)
+
+
+def get_kill_on_oom(p: Process, h: Handle, value_size: int | None) -> None:
+    """ZX_PROP_JOB_KILL_ON_OOM get: NOT_SUPPORTED (write-only, as in Zircon)."""
+    raise ZxError(zx.ZX_ERR_NOT_SUPPORTED)
+
+
+PROPERTIES: list[tuple[int, str, Any, Any]] = [
+    (zx.ZX_PROP_JOB_KILL_ON_OOM, "ZX_PROP_JOB_KILL_ON_OOM", get_kill_on_oom, set_kill_on_oom),
+]
 
 SYSCALLS: dict[str, Any] = {
     "zx_job_create": sys_job_create,

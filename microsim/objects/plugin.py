@@ -42,7 +42,7 @@ def register_info_topics(register: Any) -> None:
 
 @hookimpl
 def register_properties(register: Any) -> None:
-    for prop_id, name, get, set_ in exception.PROPERTIES:
+    for prop_id, name, get, set_ in (*exception.PROPERTIES, *process.PROPERTIES, *job.PROPERTIES):
         register(prop_id, name=name, get=get, set=set_)
 
 

@@ -93,7 +93,9 @@ class Process(KernelObject):
 
     __slots__ = (
         "__weakref__",
+        "break_on_load",
         "critical_to",
+        "debug_addr",
         "debug_exceptionates",
         "exceptionate",
         "exit_code",
@@ -134,6 +136,8 @@ class Process(KernelObject):
         self.suspend_count = 0  # live suspend tokens on this process
         self.exited_runtime = 0  # CPU time of its threads that have exited
         self.critical_to: tuple[Job, int] | None = None
+        self.debug_addr = 0  # ZX_PROP_PROCESS_DEBUG_ADDR
+        self.break_on_load = 0  # ZX_PROP_PROCESS_BREAK_ON_LOAD
         # The job's basic policy when the process was created; None if it allows all.
         self.policy: tuple[tuple[int, int], ...] | None = None
         if job is not None and any(a != zx.ZX_POL_ACTION_ALLOW for a, _ in job.policy):
@@ -454,6 +458,35 @@ def info_task_stats(p: Process, h: Handle, buffer_size: int | None) -> Any:
             mapped += node.size
             private += node.obj.committed_pages(node.offset, node.size) * vmar.PAGE
     return zx.zx_info_task_stats_t(mem_mapped_bytes=mapped, mem_private_bytes=private)
+
+
+# --------------------------------------------------------------------------- properties
+def _u64_property(attr: str, writable: bool = True) -> tuple[Any, Any]:
+    def get(p: Process, h: Handle, value_size: int | None) -> int:
+        if value_size is not None and value_size < 8:
+            raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+        if not isinstance(h.obj, Process):
+            raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+        return getattr(h.obj, attr) if attr else 0  # type: ignore[no-any-return]
+
+    def set_(p: Process, h: Handle, value: Any) -> None:
+        if not writable:
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "a read-only property")
+        if not isinstance(h.obj, Process):
+            raise ZxError(zx.ZX_ERR_WRONG_TYPE)
+        setattr(h.obj, attr, arg_u64(value))
+
+    get.__doc__ = set_.__doc__ = f"A u64 process property ({attr or 'vDSO base: 0'})."
+    return get, set_
+
+
+PROPERTIES: list[tuple[int, str, Any, Any]] = [
+    (zx.ZX_PROP_PROCESS_DEBUG_ADDR, "ZX_PROP_PROCESS_DEBUG_ADDR", *_u64_property("debug_addr")),
+    (zx.ZX_PROP_PROCESS_BREAK_ON_LOAD, "ZX_PROP_PROCESS_BREAK_ON_LOAD",
+     *_u64_property("break_on_load")),
+    (zx.ZX_PROP_PROCESS_VDSO_BASE_ADDRESS, "ZX_PROP_PROCESS_VDSO_BASE_ADDRESS",
+     *_u64_property("", writable=False)),
+]
 
 
 # --------------------------------------------------------------------------- syscalls
