@@ -80,7 +80,7 @@ class Kernel:
             exceptions.handle_uncaught
         )
         self.fault_hook: Callable[[Thread, MemoryFault], bool] = exceptions.handle_fault
-        self.raise_exception_hook: Callable[[Thread, int], int] = exceptions.raise_exception
+        self.raise_exception_hook: Callable[[Thread, int, int], int] = exceptions.raise_exception
         # Debugger-channel lifecycle exceptions (THREAD_STARTING/EXITING, PROCESS_STARTING);
         # the scheduler calls it only once a debugger channel has ever been bound.
         self.lifecycle_hook: Callable[[Thread, int], None] = exceptions.lifecycle

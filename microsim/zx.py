@@ -1025,3 +1025,47 @@ THREAD_STATE_SIZES = {
     ZX_THREAD_STATE_DEBUG_REGS: 48,
     ZX_THREAD_STATE_SINGLE_STEP: 4,
 }
+
+ZX_INFO_PROCESS_HANDLE_STATS = 21
+ZX_INFO_THREAD_EXCEPTION_REPORT_V1 = 11
+ZX_INFO_THREAD_EXCEPTION_REPORT = 11 | (1 << 28)
+
+
+@dataclass(slots=True)
+class zx_info_handle_extended_t(_Struct):
+    """One ZX_INFO_HANDLE_TABLE entry."""
+
+    _FORMAT: ClassVar[str] = "<IIII QQQ"
+    type: int = 0
+    handle_value: int = 0
+    rights: int = 0
+    reserved: int = 0
+    koid: int = 0
+    related_koid: int = 0
+    peer_owner_koid: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_process_handle_stats_t:
+    """ZX_INFO_PROCESS_HANDLE_STATS: handles per object type (64 counters)."""
+
+    handle_count: list[int] = field(default_factory=lambda: [0] * ZX_OBJ_TYPE_UPPER_BOUND)
+    SIZE: ClassVar[int] = 4 * ZX_OBJ_TYPE_UPPER_BOUND
+
+    def pack(self) -> bytes:
+        """The record's 256 bytes."""
+        return _struct.pack(f"<{ZX_OBJ_TYPE_UPPER_BOUND}I", *self.handle_count)
+
+
+@dataclass(slots=True)
+class zx_exception_report_t(_Struct):
+    """ZX_INFO_THREAD_EXCEPTION_REPORT: header (size, type) and the x86-64 context."""
+
+    _FORMAT: ClassVar[str] = "<IIQQQII"
+    size: int = 40
+    type: int = 0
+    vector: int = 0
+    err_code: int = 0
+    cr2: int = 0
+    synth_code: int = 0
+    synth_data: int = 0

@@ -296,3 +296,20 @@ def test_job_debuggers_get_process_starting_in_bind_order(k: Kernel, host: Any) 
         zx.ZX_ERR_ALREADY_BOUND)
     host.zx.handle_close(more.pop())
     more.append(host.zx.task_create_exception_channel(job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER))
+
+
+def test_exception_report(k: Kernel, host: Any) -> None:
+    proc, thr = start(host, crash)
+    pch = host.zx.task_create_exception_channel(proc, 0)
+    assert status(host.zx.object_get_info, thr, zx.ZX_INFO_THREAD_EXCEPTION_REPORT) == zx.ZX_ERR_BAD_STATE
+    child = k.objects[host.zx.object_get_info(proc, zx.ZX_INFO_HANDLE_BASIC).koid]
+    host.zx.process_start(proc, thr, lambda a, b: child.read_memory(0x1000, 1), 0, 0, 0)
+    _, exc = read_exception(host, pch)
+    report = host.zx.object_get_info(thr, zx.ZX_INFO_THREAD_EXCEPTION_REPORT)
+    assert report.type == zx.ZX_EXCP_FATAL_PAGE_FAULT and report.size == 40
+    assert report.synth_code != 0
+    assert status(host.zx.object_get_info, thr, zx.ZX_INFO_THREAD_EXCEPTION_REPORT, 8) == (
+        zx.ZX_ERR_BUFFER_TOO_SMALL)
+    host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert status(host.zx.object_get_info, 99, zx.ZX_INFO_THREAD_EXCEPTION_REPORT) == zx.ZX_ERR_BAD_HANDLE

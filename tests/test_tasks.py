@@ -865,3 +865,23 @@ def test_task_properties(host: Any) -> None:
     assert status(host.zx.object_set_property, job, zx.ZX_PROP_JOB_KILL_ON_OOM, 2) == zx.ZX_ERR_INVALID_ARGS
     assert status(host.zx.object_get_property, job, zx.ZX_PROP_JOB_KILL_ON_OOM) == zx.ZX_ERR_NOT_SUPPORTED
     assert status(host.zx.object_set_property, proc, zx.ZX_PROP_JOB_KILL_ON_OOM, 1) == zx.ZX_ERR_WRONG_TYPE
+
+
+def test_handle_table_and_handle_stats(k: Kernel, host: Any) -> None:
+    a, b = host.zx.channel_create(0)
+    other = k.create_process("other")
+    moved = k.new_handle(other, host.handle(b).obj, zx.ZX_DEFAULT_CHANNEL_RIGHTS)
+    host.zx.handle_close(b)
+    table = host.zx.object_get_info(host.zx.process_self(), zx.ZX_INFO_HANDLE_TABLE)
+    entry = next(e for e in table if e.handle_value == a)
+    assert entry.type == zx.ZX_OBJ_TYPE_CHANNEL and entry.peer_owner_koid == other.koid
+    assert entry.rights == zx.ZX_DEFAULT_CHANNEL_RIGHTS and table.avail == len(host.handles)
+    assert len(host.zx.object_get_info(host.zx.process_self(), zx.ZX_INFO_HANDLE_TABLE, 40)) == 1
+    weak = host.zx.handle_duplicate(host.zx.process_self(), zx.ZX_RIGHT_INSPECT)
+    assert status(host.zx.object_get_info, weak, zx.ZX_INFO_HANDLE_TABLE) == zx.ZX_ERR_ACCESS_DENIED
+    stats = host.zx.object_get_info(host.zx.process_self(), zx.ZX_INFO_PROCESS_HANDLE_STATS)
+    assert stats.handle_count[zx.ZX_OBJ_TYPE_CHANNEL] == 1
+    assert stats.handle_count[zx.ZX_OBJ_TYPE_PROCESS] == 2 and len(stats.pack()) == 256
+    assert status(host.zx.object_get_info, host.zx.process_self(), zx.ZX_INFO_PROCESS_HANDLE_STATS, 8) == (
+        zx.ZX_ERR_BUFFER_TOO_SMALL)
+    del moved

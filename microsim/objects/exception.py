@@ -129,7 +129,8 @@ def _handlers(thread: Thread) -> list[Exceptionate | str]:
 
 
 def _send(thread: Thread, excp_type: int, ate: Exceptionate, wait_for_it: bool,
-          strategy: int = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE) -> ExceptionObject | None:
+          strategy: int = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE,
+          synth_code: int = 0) -> ExceptionObject | None:
     """Send one exception message to `ate`; block until its exception is closed (if
     `wait_for_it`). None if the channel is gone."""
     k = thread.kernel
@@ -147,14 +148,18 @@ def _send(thread: Thread, excp_type: int, ate: Exceptionate, wait_for_it: bool,
         return None
     thread.exc_channel_type = ate.channel_type
     if wait_for_it:
-        k.sched.block(wait, zx.ZX_TIME_INFINITE)
+        thread.exc_report = zx.zx_exception_report_t(type=excp_type, synth_code=synth_code & 0xFFFFFFFF)
+        try:
+            k.sched.block(wait, zx.ZX_TIME_INFINITE)
+        finally:
+            thread.exc_report = None
         exc.closed_wait = None
         if thread.killed:
             raise ThreadExit
     return exc
 
 
-def raise_exception(thread: Thread, excp_type: int) -> int:
+def raise_exception(thread: Thread, excp_type: int, synth_code: int = 0) -> int:
     """Deliver an exception of the calling thread `thread` to its handlers, in order.
 
     Blocks the thread while each handler holds the exception. Returns
@@ -179,7 +184,7 @@ def raise_exception(thread: Thread, excp_type: int) -> int:
                 continue
         if not ate.bound():
             continue
-        exc = _send(thread, excp_type, ate, True, strategy)
+        exc = _send(thread, excp_type, ate, True, strategy, synth_code)
         if exc is None:
             continue
         if ate.channel_type != zx.ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER:
@@ -233,7 +238,7 @@ def handle_uncaught(thread: Thread, error: BaseException) -> None:
 def handle_fault(thread: Thread, fault: MemoryFault) -> bool:
     """The kernel's `fault_hook`: `thread` faulted on simulated memory. True: a handler
     answered HANDLED (retry the access). Otherwise the thread ends (`ThreadExit`)."""
-    disposition = raise_exception(thread, zx.ZX_EXCP_FATAL_PAGE_FAULT)
+    disposition = raise_exception(thread, zx.ZX_EXCP_FATAL_PAGE_FAULT, fault.status)
     if disposition == zx.ZX_EXCEPTION_STATE_HANDLED:
         return True
     if disposition == zx.ZX_EXCEPTION_STATE_TRY_NEXT:

@@ -198,7 +198,7 @@ class Process(KernelObject):
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the process was killed by its job policy")
         if action in (zx.ZX_POL_ACTION_ALLOW_EXCEPTION, zx.ZX_POL_ACTION_DENY_EXCEPTION) and mine:
             assert t is not None
-            disposition = k.raise_exception_hook(t, zx.ZX_EXCP_POLICY_ERROR)
+            disposition = k.raise_exception_hook(t, zx.ZX_EXCP_POLICY_ERROR, condition)
             if disposition != zx.ZX_EXCEPTION_STATE_HANDLED:
                 raise ThreadExit
 
@@ -460,6 +460,38 @@ def info_task_stats(p: Process, h: Handle, buffer_size: int | None) -> Any:
     return zx.zx_info_task_stats_t(mem_mapped_bytes=mapped, mem_private_bytes=private)
 
 
+def info_process_handle_stats(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_PROCESS_HANDLE_STATS: how many handles of each object type it holds."""
+    _fixed(zx.zx_info_process_handle_stats_t, buffer_size)
+    stats = zx.zx_info_process_handle_stats_t()
+    for handle in h.obj.handles.values():
+        stats.handle_count[handle.obj.obj_type % zx.ZX_OBJ_TYPE_UPPER_BOUND] += 1
+    return stats
+
+
+def info_handle_table(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_HANDLE_TABLE: every handle the process holds, with the koid of the
+    process holding a handle to the object's peer (0 if none)."""
+    proc: Process = h.obj
+    owners: dict[int, int] = {}
+    records = []
+    for value, handle in proc.handles.items():
+        obj = handle.obj
+        peer = getattr(obj, "peer", None)
+        peer_owner = 0
+        if peer is not None:
+            if not owners:
+                for other in p.kernel.processes:
+                    for oh in other.handles.values():
+                        owners.setdefault(oh.obj.koid, other.koid)
+            peer_owner = owners.get(peer.koid, 0)
+        records.append(zx.zx_info_handle_extended_t(
+            type=obj.obj_type, handle_value=value, rights=handle.rights, koid=obj.koid,
+            related_koid=obj.related_koid, peer_owner_koid=peer_owner,
+        ))
+    return InfoList.clip(records, zx.zx_info_handle_extended_t.SIZE, buffer_size)
+
+
 # --------------------------------------------------------------------------- properties
 def _u64_property(attr: str, writable: bool = True) -> tuple[Any, Any]:
     def get(p: Process, h: Handle, value_size: int | None) -> int:
@@ -689,4 +721,8 @@ INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
     (zx.ZX_INFO_PROCESS_THREADS, info_process_threads, "ZX_INFO_PROCESS_THREADS", Process,
      zx.ZX_RIGHT_ENUMERATE),
     (zx.ZX_INFO_TASK_STATS, info_task_stats, "ZX_INFO_TASK_STATS", Process, zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_PROCESS_HANDLE_STATS, info_process_handle_stats, "ZX_INFO_PROCESS_HANDLE_STATS",
+     Process, zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_HANDLE_TABLE, info_handle_table, "ZX_INFO_HANDLE_TABLE", Process,
+     zx.ZX_RIGHT_INSPECT | zx.ZX_RIGHT_MANAGE_PROCESS | zx.ZX_RIGHT_MANAGE_THREAD),
 ]

@@ -51,6 +51,7 @@ class Thread(KernelObject):
         "entry",
         "error",
         "exc_channel_type",
+        "exc_report",
         "exception_seen",
         "exceptionate",
         "exiting",
@@ -93,6 +94,7 @@ class Thread(KernelObject):
         self.run_start = 0
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
+        self.exc_report: Any = None  # zx_exception_report_t while in an exception
         self.exception_seen = False  # an exception of this thread reached a handler
         self.exiting = False  # exiting on its own, waiting on a debugger (DYING)
         self.first_thread = False  # the thread that started its process
@@ -326,6 +328,18 @@ def info_thread(p: Process, h: Handle, buffer_size: int | None) -> Any:
     )
 
 
+def info_thread_exception_report(p: Process, h: Handle, buffer_size: int | None) -> Any:
+    """ZX_INFO_THREAD_EXCEPTION_REPORT: the exception the thread is in (BAD_STATE if none)."""
+    t: Thread = h.obj
+    w = t.wait
+    if t.exc_report is None or not (t.state == "blocked" and w is not None
+                                    and w.reason == zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION):
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the thread is not in an exception")
+    if buffer_size is not None and buffer_size < zx.zx_exception_report_t.SIZE:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+    return t.exc_report
+
+
 def info_thread_stats(p: Process, h: Handle, buffer_size: int | None) -> Any:
     """ZX_INFO_THREAD_STATS: runtime so far and last CPU (DEAD: BAD_STATE)."""
     t: Thread = h.obj
@@ -370,6 +384,10 @@ INFO_TOPICS: list[tuple[int, Any, str, Any, int]] = [
     (zx.ZX_INFO_THREAD, info_thread, "ZX_INFO_THREAD", Thread, zx.ZX_RIGHT_INSPECT),
     (zx.ZX_INFO_THREAD_STATS, info_thread_stats, "ZX_INFO_THREAD_STATS", Thread,
      zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_THREAD_EXCEPTION_REPORT, info_thread_exception_report,
+     "ZX_INFO_THREAD_EXCEPTION_REPORT", Thread, zx.ZX_RIGHT_INSPECT),
+    (zx.ZX_INFO_THREAD_EXCEPTION_REPORT_V1, info_thread_exception_report,
+     "ZX_INFO_THREAD_EXCEPTION_REPORT_V1", Thread, zx.ZX_RIGHT_INSPECT),
     (zx.ZX_INFO_TASK_RUNTIME, _runtime_topic(zx.zx_info_task_runtime_t.SIZE), "ZX_INFO_TASK_RUNTIME",
      None, zx.ZX_RIGHT_INSPECT),
     (zx.ZX_INFO_TASK_RUNTIME_V1, _runtime_topic(16), "ZX_INFO_TASK_RUNTIME_V1", None,
