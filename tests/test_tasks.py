@@ -768,11 +768,18 @@ def test_task_runtime(k: Kernel, host: Any) -> None:
             vdso().clock_get_monotonic()
 
     host.zx.process_start(proc, thr, busy, 0, 0, 0)
+    host.zx.object_wait_one(thr, zx.ZX_THREAD_RUNNING, INF)
+    # Started, not yet run: it has been waiting for the CPU since it started.
+    early = host.zx.object_get_info(job, zx.ZX_INFO_TASK_RUNTIME)
+    assert early.cpu_time == 0 and early.queue_time > 0
     host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
     t = host.zx.object_get_info(thr, zx.ZX_INFO_TASK_RUNTIME).cpu_time
     assert t >= 10 * k.syscall_ns
     assert host.zx.object_get_info(proc, zx.ZX_INFO_TASK_RUNTIME).cpu_time == t
     assert host.zx.object_get_info(job, zx.ZX_INFO_TASK_RUNTIME_V1).cpu_time == t
+    host.zx.task_kill(job)
+    final = host.zx.object_get_info(job, zx.ZX_INFO_TASK_RUNTIME)
+    assert final.cpu_time == t and final.queue_time >= early.queue_time  # frozen after death
     vmo = host.zx.vmo_create(0, 0)
     assert status(host.zx.object_get_info, vmo, zx.ZX_INFO_TASK_RUNTIME) == zx.ZX_ERR_WRONG_TYPE
     weak = host.zx.handle_duplicate(vmo, zx.ZX_RIGHT_DUPLICATE)

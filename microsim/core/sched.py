@@ -138,6 +138,7 @@ class Scheduler:
         self.threads.append(thread)
         thread.state = "runnable"
         self.runnable.append(thread)
+        thread.ready_at = self.kernel.now
         self._update_preempt()
         k = self.kernel
         if k.trace is not None:
@@ -160,6 +161,7 @@ class Scheduler:
             return  # the current thread keeps running
         t.state = "runnable"
         self.runnable.append(t)
+        t.ready_at = self.kernel.now
         self._switch_out(t)
 
     def _switch_out(self, t: Thread) -> None:
@@ -210,6 +212,7 @@ class Scheduler:
                 return
             t.state = "runnable"
             self.runnable.append(t)
+            t.ready_at = self.kernel.now
             self._update_preempt()
             k = self.kernel
             if k.trace is not None:
@@ -261,6 +264,7 @@ class Scheduler:
                         t.ctx = (0, t.process.koid, t.koid)
                     self.switches += 1
                     t.run_start = k.now
+                    t.queue_time += k.now - t.ready_at
                     t.glet.switch(t)
                     if t.state != "dead":  # virtual CPU time (ZX_INFO_*_RUNTIME)
                         t.runtime += k.now - t.run_start
@@ -362,6 +366,7 @@ class Scheduler:
                 t.wait.done = True
             t.state = "runnable"
             self.runnable.append(t)
+            t.ready_at = self.kernel.now
             self._update_preempt()
 
     def set_suspended(self, t: Thread, on: bool) -> None:
@@ -385,6 +390,7 @@ class Scheduler:
             if t.state == "suspended":
                 t.state = "runnable"
                 self.runnable.append(t)
+                t.ready_at = self.kernel.now
                 self._update_preempt()
             t.update_signals(zx.ZX_THREAD_SUSPENDED, zx.ZX_THREAD_RUNNING)
 

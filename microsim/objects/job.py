@@ -44,6 +44,7 @@ class Job(KernelObject):
     __slots__ = (
         "debug_exceptionates",
         "exceptionate",
+        "exited_queue_time",
         "exited_runtime",
         "height",
         "jobs",
@@ -70,6 +71,7 @@ class Job(KernelObject):
         self.exceptionate: Any = None
         self.debug_exceptionates: list[Any] = []  # job debugger channels, in bind order
         self.exited_runtime = 0  # CPU time of its processes that have exited
+        self.exited_queue_time = 0
         self.signals = _NO_ALL
         self.policy: Policy = parent.policy if parent is not None else DEFAULT_POLICY
         self.timer_slack: tuple[int, int] = (
@@ -112,7 +114,9 @@ class Job(KernelObject):
         """A child process became DEAD: unlist it; maybe finish a pending kill."""
         if proc in self.processes:
             self.processes.remove(proc)
-            self.exited_runtime += proc.runtime
+            cpu, queued = proc.runtimes()
+            self.exited_runtime += cpu
+            self.exited_queue_time += queued
             self.update_child_signals()
             self._child_gone()
             self.release()
@@ -173,10 +177,14 @@ class Job(KernelObject):
         if self.parent is not None:
             self.parent._remove_job(self)
 
-    @property
-    def runtime(self) -> int:
-        """CPU time of its processes, exited ones included, not of child jobs."""
-        return self.exited_runtime + sum(p.runtime for p in self.processes)
+    def runtimes(self) -> tuple[int, int]:
+        """(cpu_time, queue_time) of its processes, exited ones included, not of child jobs."""
+        cpu, queued = self.exited_runtime, self.exited_queue_time
+        for proc in self.processes:
+            c, q = proc.runtimes()
+            cpu += c
+            queued += q
+        return cpu, queued
 
     def is_ancestor_of(self, job: Job | None) -> bool:
         """Whether `job` is this job or one of its descendants."""

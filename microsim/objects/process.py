@@ -100,6 +100,7 @@ class Process(KernelObject):
         "exceptionate",
         "exit_code",
         "exited",
+        "exited_queue_time",
         "exited_runtime",
         "handles",
         "job",
@@ -135,6 +136,7 @@ class Process(KernelObject):
         self.debug_exceptionates: list[Any] = []  # the debugger channel (at most one)
         self.suspend_count = 0  # live suspend tokens on this process
         self.exited_runtime = 0  # CPU time of its threads that have exited
+        self.exited_queue_time = 0
         self.critical_to: tuple[Job, int] | None = None
         self.debug_addr = 0  # ZX_PROP_PROCESS_DEBUG_ADDR
         self.break_on_load = 0  # ZX_PROP_PROCESS_BREAK_ON_LOAD
@@ -148,10 +150,14 @@ class Process(KernelObject):
     def related_koid(self) -> int:
         return self.job.koid if self.job is not None else 0
 
-    @property
-    def runtime(self) -> int:
-        """CPU time of all its threads, exited ones included (ZX_INFO_TASK_RUNTIME)."""
-        return self.exited_runtime + sum(t.runtime for t in self.threads)
+    def runtimes(self) -> tuple[int, int]:
+        """(cpu_time, queue_time) of all its threads, exited ones included."""
+        cpu, queued = self.exited_runtime, self.exited_queue_time
+        for t in self.threads:
+            c, q = t.runtimes()
+            cpu += c
+            queued += q
+        return cpu, queued
 
     @property
     def return_code(self) -> int:
@@ -237,6 +243,7 @@ class Process(KernelObject):
         if thread in self.threads:
             self.threads.remove(thread)
             self.exited_runtime += thread.runtime
+            self.exited_queue_time += thread.queue_time
             if not self.threads:
                 if self.state == RUNNING:
                     self.state = DYING

@@ -59,6 +59,8 @@ class Thread(KernelObject):
         "glet",
         "killed",
         "process",
+        "queue_time",
+        "ready_at",
         "regs",
         "result",
         "run_start",
@@ -92,6 +94,8 @@ class Thread(KernelObject):
         self.killed = False
         self.runtime = 0  # virtual CPU time, up to its last switch off the CPU
         self.run_start = 0
+        self.queue_time = 0  # virtual time spent runnable, waiting for the CPU
+        self.ready_at = 0
         self.exceptionate: Any = None
         self.exc_channel_type = zx.ZX_EXCEPTION_CHANNEL_TYPE_NONE
         self.exc_report: Any = None  # zx_exception_report_t while in an exception
@@ -105,6 +109,16 @@ class Thread(KernelObject):
     @property
     def related_koid(self) -> int:
         return self.process.koid
+
+    def runtimes(self) -> tuple[int, int]:
+        """(cpu_time, queue_time) so far, counting the current stretch on or off the CPU."""
+        now = self.kernel.now
+        cpu, queued = self.runtime, self.queue_time
+        if self.state == "running":
+            cpu += now - self.run_start
+        elif self.state == "runnable":
+            queued += now - self.ready_at
+        return cpu, queued
 
     @property
     def dead(self) -> bool:
@@ -359,7 +373,8 @@ def info_task_runtime(p: Process, h: Handle, buffer_size: int | None) -> Any:
     task = h.obj
     if task.obj_type not in (zx.ZX_OBJ_TYPE_THREAD, zx.ZX_OBJ_TYPE_PROCESS, zx.ZX_OBJ_TYPE_JOB):
         raise ZxError(zx.ZX_ERR_WRONG_TYPE)
-    return zx.zx_info_task_runtime_t(cpu_time=task.runtime)
+    cpu, queued = task.runtimes()
+    return zx.zx_info_task_runtime_t(cpu_time=cpu, queue_time=queued)
 
 
 def _runtime_topic(size: int) -> Any:
