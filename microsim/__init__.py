@@ -16,8 +16,8 @@ from microsim.core.object import KernelObject, PeeredObject, SignalObserver
 from microsim.errors import Deadlock, KernelPanic, MemoryFault, MicrosimError, PluginError, ZxError
 from microsim.hookspecs import hookimpl, hookspec
 from microsim.kernel import Kernel
-from microsim.objects.process import Process
-from microsim.objects.thread import Thread
+from microsim.objects.process import Process, ProcessExitedError
+from microsim.objects.thread import Thread, vdso
 from microsim.runner import spawn
 
 __version__ = "0.1.0"
@@ -34,6 +34,7 @@ __all__ = [
     "PeeredObject",
     "PluginError",
     "Process",
+    "ProcessExitedError",
     "SignalObserver",
     "Thread",
     "Wait",
@@ -44,6 +45,7 @@ __all__ = [
     "hookspec",
     "sleep_until",
     "spawn",
+    "vdso",
     "wait_signals",
     "wait_signals_many",
     "zx",

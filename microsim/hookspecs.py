@@ -144,6 +144,21 @@ def process_exiting(kernel: Kernel, process: Process) -> None:
     """A process is exiting; its handles and mappings are about to be released."""
 
 
+# ----------------------------------------------------------------------------- kernel services
+@hookspec(firstresult=True)
+def make_kernel_channel(kernel: Kernel) -> Any:
+    """Create a channel whose one end the kernel keeps (exception channels use it).
+
+    The core names no plugin type, so the plugin that provides channels implements this.
+    Return an object with `user_end` (the end to hand out, a KernelObject, already
+    published), `send(data: bytes, handles: list[Handle]) -> bool` (queue a message to the
+    user end; handles are in flight, counted on their objects; False and nothing queued
+    if the user end is closed), `alive() -> bool` (the user end is still open) and
+    `close()` (close the kernel's end: the user end sees PEER_CLOSED). Return None if
+    this kernel has no channels (then exception channels are ZX_ERR_NOT_SUPPORTED).
+    """
+
+
 # ----------------------------------------------------------------------------- observers
 @hookspec
 def object_created(kernel: Kernel, obj: KernelObject) -> None:

@@ -31,8 +31,10 @@ from microsim.core.plugins import (
 )
 from microsim.core.sched import Scheduler
 from microsim.core.syscall import SyscallHook, SyscallTable
-from microsim.errors import PluginError, ZxError
+from microsim.errors import MemoryFault, PluginError, ZxError
+from microsim.objects import exception as exceptions
 from microsim.objects import plugin as core_objects
+from microsim.objects.job import Job, create_root_job
 from microsim.objects.process import Process
 from microsim.objects.thread import Thread
 from microsim.objects.vmar import create_root_vmar
@@ -76,9 +78,23 @@ class Kernel:
         syscall_ns: int = 1000,
         memory: int | None = DEFAULT_MEMORY,
         check_invariants: bool = False,
+        debugging_syscalls: bool = False,
     ) -> None:
         self.seed = seed
         self.syscall_ns = syscall_ns
+        self.debugging_syscalls = debugging_syscalls
+        # Called with (thread, exception) when Python code of a thread raises (None: the
+        # process is killed at once), and with (thread, fault) when a thread faults on
+        # simulated memory; both deliver Zircon exceptions (microsim/objects/exception.py).
+        self.exception_hook: Callable[[Thread, BaseException], None] | None = (
+            exceptions.handle_uncaught
+        )
+        self.fault_hook: Callable[[Thread, MemoryFault], bool] = exceptions.handle_fault
+        self.raise_exception_hook: Callable[[Thread, int, int], int] = exceptions.raise_exception
+        # Debugger-channel lifecycle exceptions (THREAD_STARTING/EXITING, PROCESS_STARTING);
+        # the scheduler calls it only once a debugger channel has ever been bound.
+        self.lifecycle_hook: Callable[[Thread, int], None] = exceptions.lifecycle
+        self.debuggers_bound = 0
         self.now = 0
         self._koid = zx.ZX_KOID_FIRST
         self.objects: dict[int, KernelObject] = {}
@@ -128,6 +144,7 @@ class Kernel:
 
         if self.trace is not None:
             self.emit("trace_start", TRACE_FORMAT_VERSION, seed, list(self.plugins), syscall_ns)
+        self.root_job: Job = create_root_job(self)
         self.syscalls.build()
         self.pm.hook.kernel_started(kernel=self)
         if check_invariants:
@@ -139,10 +156,10 @@ class Kernel:
         wanted: list[Any] = list(installed) if specs is None else list(specs)
         records = order_plugins([resolve(s, installed) for s in wanted])
         core_rec = PluginRecord("core", core_objects, (), core_objects.description)
-        self.pm, specs = plugin_manager_for([core_rec, *records])
+        self.pm, declared = plugin_manager_for([core_rec, *records])
         pm = self.pm
         for rec in [core_rec, *records]:
-            rec.hookspecs = list(specs[rec.name])
+            rec.hookspecs = list(declared[rec.name])
             self.plugins[rec.name] = rec
         call_each(pm, "register_object_types", lambda n: {"register": self._type_registrar(n)})
         call_each(pm, "register_event_kinds", lambda n: {"register": self._event_registrar(n)})
@@ -406,57 +423,55 @@ class Kernel:
                 self.destroy(obj)
 
     # ------------------------------------------------------------------ processes
-    def create_process(self, name: str = "process", parent: Process | None = None) -> Process:
-        """A new process with a root VMAR and startup handles to itself and its VMAR."""
-        proc = Process(self, name)
+    def create_process(
+        self, name: str | bytes = "process", parent: Process | None = None, job: Job | None = None,
+        *, startup_handles: bool = True,
+    ) -> Process:
+        """A new INITIAL process in `job` (default: the root job) with a root VMAR.
+
+        With `startup_handles` (the default, for processes driven from Python) the process
+        also gets handles to itself, its root VMAR and its job (`zx_process_self`,
+        `zx_vmar_root_self`, `zx_job_default`); zx_process_create passes False, as Zircon gives a new process
+        an empty handle table. A job that is being killed refuses (ZX_ERR_BAD_STATE).
+        """
+        job = self.root_job if job is None else job
+        if job.state != "ready":
+            raise ZxError(zx.ZX_ERR_BAD_STATE, "the job is being killed")
+        proc = Process(self, name, job)
         proc.parent_koid = parent.koid if parent is not None else 0
         self.publish(proc, parent.koid if parent else 0)
         proc.root_vmar = create_root_vmar(self, proc)
+        proc.root_vmar.retain()  # the process's address space, released when it is DEAD
+        job.add_process(proc)
         self.processes.append(proc)
-        saved = self.cur_pid
-        self.cur_pid = proc.koid
-        proc.self_handle = self.new_handle(proc, proc, zx.ZX_DEFAULT_PROCESS_RIGHTS, "startup")
-        proc.root_vmar_handle = self.new_handle(
-            proc, proc.root_vmar, proc.root_vmar.default_handle_rights(), "startup"
-        )
-        self.cur_pid = saved
+        if startup_handles:
+            saved = self.cur_pid
+            self.cur_pid = proc.koid
+            proc.self_handle = self.new_handle(proc, proc, zx.ZX_DEFAULT_PROCESS_RIGHTS, "startup")
+            proc.root_vmar_handle = self.new_handle(
+                proc, proc.root_vmar, proc.root_vmar.default_handle_rights(), "startup"
+            )
+            proc.job_handle = self.new_handle(proc, job, zx.ZX_DEFAULT_JOB_RIGHTS, "startup")
+            self.cur_pid = saved
         return proc
 
     def create_thread(
         self, process: Process, entry: Callable[..., Any], *args: Any, name: str = "thread"
     ) -> Thread:
-        """A new runnable thread of `process` running `entry(*args)` under the scheduler."""
-        if process.exited:
+        """A new started thread of `process` running `entry(*args)` under the scheduler
+        (zx_thread_create + zx_thread_start for Python-driven tests and tools)."""
+        if process.state not in ("initial", "running") or (
+            process.state == "initial" and process.threads
+        ):
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has exited")
         thread = Thread(self, process, entry, args, name)
-        thread.retain()  # the scheduler's reference, dropped when the thread exits
         self.publish(thread, process.koid)
-        process.threads.append(thread)
-        thread.update_signals(0, zx.ZX_THREAD_RUNNING)
-        self.sched.add_thread(thread)
+        thread.start(entry, args)
         return thread
 
     def exit_process(self, process: Process, code: int = 0) -> None:
-        """End a process: kill its threads, close its handles, destroy its mappings."""
-        if process.exited:
-            return
-        process.exited = True
-        process.exit_code = code
-        saved = self.cur_pid
-        self.cur_pid = process.koid
-        self.pm.hook.process_exiting(kernel=self, process=process)
-        for t in list(process.threads):
-            self.sched.kill(t)
-        for value in list(process.handles):
-            h = process.take_handle(value, "process_exit")
-            self.close_handle(h)
-        root = process.root_vmar
-        if root is not None:
-            root.destroy_all()
-        if self.trace is not None:
-            self.emit("process_exit", process.koid, code)
-        process.update_signals(0, zx.ZX_PROCESS_TERMINATED)
-        self.cur_pid = saved
+        """Kill a process with return code `code` (see `Process.kill`)."""
+        process.kill(code)
 
     def run(self) -> None:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""

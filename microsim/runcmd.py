@@ -1,7 +1,8 @@
 """`microsim run`: run a program once, under many seeds, or under an exploration strategy.
 
 Exit statuses: 0 every run passed; 1 a run failed (an exception, a deadlock, a non-zero
-exit code); 2 a usage or input error (bad option, a program that cannot be loaded);
+exit code among many runs); a single run whose main process returned non-zero exits with
+that return code (its low 8 bits, kept non-zero); 2 a usage or input error (bad option, a program that cannot be loaded);
 130 interrupted (Ctrl-C; what finished so far is reported).
 """
 
@@ -36,7 +37,8 @@ EPILOG = """\
 arguments after "--" are passed to the program (ctx.args).
 
 exit status: 0 every run passed, 1 a run failed (exception, deadlock or non-zero
-exit code), 2 usage or input error (bad option, program that cannot be loaded),
+exit code among many runs), a single run exits with its main process's non-zero
+return code (low 8 bits), 2 usage or input error (bad option, program that cannot be loaded),
 130 interrupted (what finished so far is reported), 141 output pipe closed.
 
 traces: with one run, --trace PATH writes that run's trace. With many runs, each
@@ -213,7 +215,13 @@ def _single(args: argparse.Namespace, out: Console, err: Console) -> int:
         if r.error and not r.failures:
             err.print(r.error, markup=False)
         err.print(f"replay: microsim run {args.program} --schedule {r.schedule}", markup=False)
-    return 0 if r.ok else 1
+    if r.ok:
+        return 0
+    if r.return_code and not r.failures and not r.error.startswith("deadlock"):
+        # One run whose main process returned non-zero: exit with its return code, as a
+        # shell running the program would (64 bits cut to 8; kept non-zero).
+        return r.return_code & 0xFF or 1
+    return 1
 
 
 def _runner(args: argparse.Namespace) -> explore.Runner:

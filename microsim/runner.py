@@ -35,7 +35,7 @@ from microsim.core.sched import SchedulingStrategy
 from microsim.errors import Deadlock, MicrosimError, ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
-from microsim.objects.thread import Thread
+from microsim.objects.thread import current_thread
 
 Program = str | Path | ModuleType | Callable[..., Any]
 
@@ -51,15 +51,49 @@ class ProgramContext:
         self.args = list(args)
 
     def spawn(self, program: Program, *, handles: Sequence[int] = (), args: Sequence[str] = (),
-              name: str | None = None) -> Process:
-        """Start `program` in a new process; `handles` are MOVED out of this one."""
-        return spawn(self.kernel, program, handles=handles, args=args, name=name, parent=self.process)
+              name: str | None = None, job: int | None = None) -> Process:
+        """Start `program` in a new process; `handles` are MOVED out of this one.
+
+        A userspace helper, as fdio_spawn is in Fuchsia: it issues zx_process_create (in
+        `job`, default `zx_job_default()`), zx_thread_create, a bootstrap channel carrying
+        the new process's startup handles, and zx_process_start.
+        """
+        return spawn(self.kernel, program, handles=handles, args=args, name=name,
+                     parent=self.process, job=job)
 
     def thread(self, fn: Callable[..., Any], *args: Any, name: str = "thread") -> int:
-        """Start `fn(*args)` on a new thread of this process; returns a handle to the
-        thread (wait for ZX_THREAD_TERMINATED on it to join)."""
-        t: Thread = self.kernel.create_thread(self.process, fn, *args, name=name)
-        return self.kernel.new_handle(self.process, t, Thread.default_rights)
+        """Start `fn(*args)` on a new thread of this process (zx_thread_create +
+        zx_thread_start); returns the thread handle (wait for ZX_THREAD_TERMINATED on it
+        to join, then close it). Returning from `fn` is zx_thread_exit."""
+        z = self.zx
+        th: int = z.thread_create(z.process_self(), name, 0)
+        try:
+            z.thread_start(th, _ThreadEntry(fn, args), 0, 0, 0)
+        except ZxError:
+            z.handle_close(th)
+            raise
+        return th
+
+
+def _describe(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+
+class _ThreadEntry:
+    """The entry of a `ctx.thread` thread: runs fn(*args). Its repr (what a trace shows
+    for the entry argument) names the function, never a memory address."""
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __call__(self, arg1: Any, arg2: Any) -> None:
+        self.fn(*self.args)
+
+    def __repr__(self) -> str:
+        return f"<entry {_describe(self.fn)}>"
 
 
 class ProgramLoadError(MicrosimError):
@@ -190,30 +224,113 @@ def load_program(program: Program) -> Callable[[ProgramContext], Any]:
     return main
 
 
+def _program_name(program: Program, main: Callable[..., Any]) -> str:
+    if isinstance(program, (str, Path)):
+        return Path(str(program)).stem
+    return str(getattr(main, "__module__", "program"))
+
+
 def spawn(kernel: Kernel, program: Program, *, handles: Sequence[int] = (), args: Sequence[str] = (),
-          name: str | None = None, parent: Process | None = None) -> Process:
-    """Create a process running `program`; `handles` move from `parent` atomically."""
+          name: str | None = None, parent: Process | None = None, job: int | None = None) -> Process:
+    """Create a process running `program`; `handles` move from `parent` atomically.
+
+    With a `parent` this is the userspace launcher built on the task syscalls (see
+    `ProgramContext.spawn`). Without one it is the boot loader: the kernel creates the
+    process in the root job directly, with its startup handles (itself, its root VMAR,
+    its job).
+    """
     main = load_program(program)
     if name is None:
-        name = Path(str(program)).stem if isinstance(program, (str, Path)) else getattr(main, "__module__", "program")
-    moved = []
-    if handles:
-        if parent is None:
+        name = _program_name(program, main)
+    if parent is None:
+        if handles:
             raise MicrosimError("startup handles need a parent process to move them from")
-        for value in handles:
-            parent.handle(value)  # all must be valid before any moves
-        if len(set(handles)) != len(handles):
-            raise ZxError(zx.ZX_ERR_BAD_HANDLE, "a startup handle is repeated")
-        moved = [parent.take_handle(v, "transfer") for v in handles]
-    proc = kernel.create_process(name, parent)
-    values = [proc.add_handle(h, "transfer") for h in moved]
-    ctx = ProgramContext(proc, values, args)
-    kernel.create_thread(proc, _run_main, main, ctx, name="main")
+        proc = kernel.create_process(name)
+        ctx = ProgramContext(proc, [], args)
+        kernel.create_thread(proc, _run_main, main, ctx, name="main")
+        return proc
+    return _launch(parent, main, name, list(handles), list(args), job)
+
+
+def _launch(parent: Process, main: Callable[..., Any], name: str, handles: list[int],
+            args: list[str], job: int | None) -> Process:
+    z = parent.zx
+    # Check every startup handle before anything moves (the spawn is all or nothing).
+    for value in handles:
+        h = parent.handle(value)
+        if not h.rights & zx.ZX_RIGHT_TRANSFER:
+            raise ZxError(zx.ZX_ERR_ACCESS_DENIED, "a startup handle lacks ZX_RIGHT_TRANSFER")
+    if len(set(handles)) != len(handles):
+        raise ZxError(zx.ZX_ERR_BAD_HANDLE, "a startup handle is repeated")
+    job_handle = z.job_default() if job is None else job
+    ph, vh = z.process_create(job_handle, name, 0)
+    try:
+        th = z.thread_create(ph, "main", 0)
+        try:
+            self_dup = z.handle_duplicate(ph, zx.ZX_RIGHT_SAME_RIGHTS)
+            job_dup = z.handle_duplicate(job_handle, zx.ZX_RIGHT_SAME_RIGHTS)
+            startup = [self_dup, vh, job_dup, *handles]
+            vh = zx.ZX_HANDLE_INVALID
+            if hasattr(z, "channel_create"):
+                c0, c1 = z.channel_create(0)
+                z.channel_write(c0, 0, b"microsim-bootstrap", startup)
+                z.handle_close(c0)
+                z.process_start(ph, th, _BootstrapEntry(main, args), 0, c1, 0)
+            else:
+                # No channel type loaded: the launcher moves the handles itself.
+                child: Process = parent.handle(ph).obj
+                moved = [child.add_handle(parent.take_handle(v, "transfer"), "transfer")
+                         for v in startup]
+                z.process_start(ph, th, _BootstrapEntry(main, args, moved), 0, 0, 0)
+        finally:
+            z.handle_close(th)
+        proc: Process = parent.handle(ph).obj
+    finally:
+        z.handle_close(ph)
+        z.handle_close(vh)
     return proc
 
 
+class _BootstrapEntry:
+    """The first code of a spawned process (its libc start-up): read the bootstrap
+    message on the channel given as arg1, keep the startup handles, run main, exit with
+    its return value."""
+
+    __slots__ = ("args", "main", "startup")
+
+    def __init__(self, main: Callable[..., Any], args: list[str],
+                 startup: list[int] | None = None) -> None:
+        self.main = main
+        self.args = args
+        self.startup = startup
+
+    def __call__(self, channel: int, arg2: Any) -> None:
+        t = current_thread()
+        assert t is not None
+        proc = t.process
+        z = proc.zx
+        startup = self.startup
+        if startup is None:
+            _, startup = z.channel_read(channel, 0)
+            z.handle_close(channel)
+        proc.self_handle, proc.root_vmar_handle, proc.job_handle = startup[:3]
+        _run_main(self.main, ProgramContext(proc, startup[3:], self.args))
+
+    def __repr__(self) -> str:
+        return f"<entry {_describe(self.main)}>"
+
+
 def _run_main(main: Callable[[ProgramContext], Any], ctx: ProgramContext) -> Any:
+    """Run a program's main and exit its process with main's return value (None: 0; an
+    int: that code; anything else: 1), as libc's exit(main()) does."""
     code = main(ctx)
+    if code is None:
+        rc = 0
+    elif type(code) is int or type(code) is bool:
+        rc = int(code)
+    else:
+        rc = 1
+    ctx.zx.process_exit(rc)
     return code
 
 
@@ -235,8 +352,9 @@ class RunResult:
     errors: int = 0
     live_objects: int = 0
     leaked_handles: int = 0
+    # The root process's return code (main's return value, or Zircon's kill codes).
+    return_code: int = 0
     failures: list[str] = field(default_factory=list)
-    exit_code: int = 0
     output: str = ""
     schedule: str = ""
     steps: int = 0
@@ -285,17 +403,12 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
             if isinstance(t.error, (KeyboardInterrupt, BrokenPipeError)):
                 # Ctrl-C landed in a simulated thread, or its output's reader went away.
                 raise t.error
-            if t.error is not None:
+            if t.error is not None and not t.exception_seen:
+                # A crash nobody handled (a crash handler that saw it reports it itself).
                 result.ok = False
                 tb = format_exception(t.error)
                 result.failures.append(f"{t.process.name.decode()}/{t.name.decode()}: {tb}")
-        code = root.exit_code
-        if not code:
-            main_threads = [t for t in kernel.sched.threads if t.process is root and t.name == b"main"]
-            returned = main_threads[0].result if main_threads else None
-            if isinstance(returned, int) and not isinstance(returned, bool):
-                code = returned
-        result.exit_code = code
+        code = result.return_code = root.exit_code
         if result.failures and not result.error:
             result.error = result.failures[0].splitlines()[-1]
         if code and result.ok:
@@ -304,7 +417,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         result.syscalls = counts["syscalls"]
         result.errors = counts["errors"]
         result.leaked_handles = sum(len(p.handles) for p in kernel.processes)
-        live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar")]
+        live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar", "job")]
         result.live_objects = len(live)
         del root
     if buffer is not None:

@@ -361,12 +361,16 @@ ZX_PORT_BIND_TO_INTERRUPT = 1 << 0
 ZX_INFO_NONE = 0
 ZX_INFO_HANDLE_VALID = 1
 ZX_INFO_HANDLE_BASIC = 2
-ZX_INFO_PROCESS = 3
+ZX_INFO_PROCESS_V1 = 3
+ZX_INFO_PROCESS = 3 | (1 << 28)
 ZX_INFO_PROCESS_THREADS = 4
 ZX_INFO_VMAR = 7
 ZX_INFO_JOB_CHILDREN = 8
 ZX_INFO_JOB_PROCESSES = 9
 ZX_INFO_THREAD = 10
+ZX_INFO_TASK_STATS = 12
+ZX_INFO_THREAD_STATS = 15
+ZX_INFO_JOB = 24
 ZX_INFO_PROCESS_MAPS_V1 = 13
 ZX_INFO_PROCESS_MAPS = 13 | (1 << 28)
 ZX_INFO_PROCESS_VMOS_V1 = 14
@@ -380,6 +384,12 @@ ZX_INFO_IOB_REGIONS = 35
 ZX_INFO_VMAR_MAPS = 36
 
 ZX_PROP_NAME = 3
+ZX_PROP_PROCESS_DEBUG_ADDR = 5
+ZX_PROP_PROCESS_VDSO_BASE_ADDRESS = 6
+ZX_PROP_PROCESS_BREAK_ON_LOAD = 7
+ZX_PROP_JOB_KILL_ON_OOM = 15
+ZX_PROP_EXCEPTION_STATE = 16
+ZX_PROP_EXCEPTION_STRATEGY = 18
 ZX_PROP_VMO_CONTENT_SIZE = 17
 ZX_PROP_STREAM_MODE_APPEND = 19
 ZX_INFO_STREAM = 26
@@ -1024,3 +1034,298 @@ class zx_channel_call_args_t:
 __all__ = sorted(
     name for name in dict(globals()) if name.startswith(("ZX_", "zx_")) and name != "zx_"
 )
+
+
+# ----------------------------------------------------------------------------- tasks
+# zircon/system/public/zircon/{types.h,rights.h,syscalls/object.h,syscalls/exception.h}
+ZX_DEFAULT_SUSPEND_TOKEN_RIGHTS = ZX_RIGHT_TRANSFER | ZX_RIGHT_INSPECT
+ZX_DEFAULT_EXCEPTION_RIGHTS = ZX_RIGHT_TRANSFER | ZX_RIGHTS_PROPERTY | ZX_RIGHT_INSPECT
+ZX_EXCEPTION_CHANNEL_RIGHTS = ZX_RIGHT_TRANSFER | ZX_RIGHT_WAIT | ZX_RIGHT_READ
+
+ZX_JOB_NO_JOBS = 1 << 4
+ZX_JOB_NO_PROCESSES = 1 << 5
+ZX_JOB_NO_CHILDREN = 1 << 6  # kernel-internal in Zircon; its core-tests wait on it
+
+ZX_TASK_RETCODE_SYSCALL_KILL = -1024
+ZX_TASK_RETCODE_OOM_KILL = -1025
+ZX_TASK_RETCODE_POLICY_KILL = -1026
+ZX_TASK_RETCODE_VDSO_KILL = -1027
+ZX_TASK_RETCODE_EXCEPTION_KILL = -1028
+ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL = -1029
+
+ZX_PROCESS_SHARED = 1
+ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO = 1
+ZX_MAX_JOB_HEIGHT = 32
+ZX_PROCESS_MEMORY_MAX = 64 << 20  # bytes per zx_process_read/write_memory call
+
+ZX_THREAD_STATE_NEW = 0x0000
+ZX_THREAD_STATE_RUNNING = 0x0001
+ZX_THREAD_STATE_SUSPENDED = 0x0002
+ZX_THREAD_STATE_BLOCKED = 0x0003
+ZX_THREAD_STATE_DYING = 0x0004
+ZX_THREAD_STATE_DEAD = 0x0005
+ZX_THREAD_STATE_BLOCKED_EXCEPTION = 0x0103
+ZX_THREAD_STATE_BLOCKED_SLEEPING = 0x0203
+ZX_THREAD_STATE_BLOCKED_FUTEX = 0x0303
+ZX_THREAD_STATE_BLOCKED_PORT = 0x0403
+ZX_THREAD_STATE_BLOCKED_CHANNEL = 0x0503
+ZX_THREAD_STATE_BLOCKED_WAIT_ONE = 0x0603
+ZX_THREAD_STATE_BLOCKED_WAIT_MANY = 0x0703
+ZX_THREAD_STATE_BLOCKED_INTERRUPT = 0x0803
+ZX_THREAD_STATE_BLOCKED_PAGER = 0x0903
+
+
+def ZX_THREAD_STATE_BASIC(state: int) -> int:
+    """The basic thread state (drops the BLOCKED_* reason)."""
+    return state & 0xFF
+
+
+ZX_EXCEPTION_CHANNEL_TYPE_NONE = 0
+ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER = 1
+ZX_EXCEPTION_CHANNEL_TYPE_THREAD = 2
+ZX_EXCEPTION_CHANNEL_TYPE_PROCESS = 3
+ZX_EXCEPTION_CHANNEL_TYPE_JOB = 4
+ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER = 5
+
+ZX_EXCEPTION_CHANNEL_DEBUGGER = 1
+ZX_EXCEPTION_STATE_TRY_NEXT = 0
+ZX_EXCEPTION_STATE_HANDLED = 1
+ZX_EXCEPTION_STATE_THREAD_EXIT = 2
+ZX_EXCEPTION_STRATEGY_FIRST_CHANCE = 0
+ZX_EXCEPTION_STRATEGY_SECOND_CHANCE = 1
+ZX_EXCEPTION_CHANNEL_JOB_DEBUGGER_MAX_COUNT = 32
+
+ZX_EXCP_SYNTH = 0x8000
+ZX_EXCP_GENERAL = 0x008
+ZX_EXCP_FATAL_PAGE_FAULT = 0x108
+ZX_EXCP_UNDEFINED_INSTRUCTION = 0x208
+ZX_EXCP_SW_BREAKPOINT = 0x308
+ZX_EXCP_HW_BREAKPOINT = 0x408
+ZX_EXCP_UNALIGNED_ACCESS = 0x508
+ZX_EXCP_THREAD_STARTING = 0x8008
+ZX_EXCP_THREAD_EXITING = 0x8108
+ZX_EXCP_POLICY_ERROR = 0x8208
+ZX_EXCP_PROCESS_STARTING = 0x8308
+ZX_EXCP_USER = 0x8309
+
+
+def ZX_EXCP_IS_ARCH(excp: int) -> bool:
+    """Whether an exception type is architectural (not synthetic)."""
+    return not excp & ZX_EXCP_SYNTH
+
+
+@dataclass(slots=True)
+class zx_info_process_v1_t(_Struct):
+    """ZX_INFO_PROCESS_V1 (the older 16-byte record)."""
+
+    _FORMAT: ClassVar[str] = "<q???5x"
+    return_code: int = 0
+    started: bool = False
+    exited: bool = False
+    debugger_attached: bool = False
+
+
+@dataclass(slots=True)
+class zx_info_job_t(_Struct):
+    """ZX_INFO_JOB."""
+
+    _FORMAT: ClassVar[str] = "<q???5x"
+    return_code: int = 0
+    exited: bool = False
+    kill_on_oom: bool = False
+    debugger_attached: bool = False
+
+
+@dataclass(slots=True)
+class zx_info_thread_t(_Struct):
+    """ZX_INFO_THREAD: state, exception channel type and CPU mask (8 words)."""
+
+    _FORMAT: ClassVar[str] = "<II8Q"
+    state: int = 0
+    wait_exception_channel_type: int = 0
+    m0: int = 0
+    m1: int = 0
+    m2: int = 0
+    m3: int = 0
+    m4: int = 0
+    m5: int = 0
+    m6: int = 0
+    m7: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_thread_stats_t(_Struct):
+    """ZX_INFO_THREAD_STATS."""
+
+    _FORMAT: ClassVar[str] = "<qI4x"
+    total_runtime: int = 0
+    last_scheduled_cpu: int = 0
+
+
+ZX_INFO_INVALID_CPU = 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class zx_info_task_stats_t(_Struct):
+    """ZX_INFO_TASK_STATS."""
+
+    _FORMAT: ClassVar[str] = "<QQQQ"
+    mem_mapped_bytes: int = 0
+    mem_private_bytes: int = 0
+    mem_shared_bytes: int = 0
+    mem_scaled_shared_bytes: int = 0
+
+
+@dataclass(slots=True)
+class zx_exception_info_t(_Struct):
+    """The 24-byte message an exception channel delivers (with one exception handle)."""
+
+    _FORMAT: ClassVar[str] = "<QQI4x"
+    pid: int = 0
+    tid: int = 0
+    type: int = 0
+
+
+# ----------------------------------------------------------------------------- job policy
+# zircon/system/public/zircon/syscalls/policy.h
+ZX_JOB_POL_RELATIVE = 0
+ZX_JOB_POL_ABSOLUTE = 1
+ZX_JOB_POL_BASIC_V1 = 0
+ZX_JOB_POL_BASIC_V2 = 0x01000000
+ZX_JOB_POL_BASIC = ZX_JOB_POL_BASIC_V1
+ZX_JOB_POL_TIMER_SLACK = 1
+
+ZX_POL_BAD_HANDLE = 0
+ZX_POL_WRONG_OBJECT = 1
+ZX_POL_VMAR_WX = 2
+ZX_POL_NEW_ANY = 3
+ZX_POL_NEW_VMO = 4
+ZX_POL_NEW_CHANNEL = 5
+ZX_POL_NEW_EVENT = 6
+ZX_POL_NEW_EVENTPAIR = 7
+ZX_POL_NEW_PORT = 8
+ZX_POL_NEW_SOCKET = 9
+ZX_POL_NEW_FIFO = 10
+ZX_POL_NEW_TIMER = 11
+ZX_POL_NEW_PROCESS = 12
+ZX_POL_NEW_PROFILE = 13
+ZX_POL_NEW_PAGER = 14
+ZX_POL_AMBIENT_MARK_VMO_EXEC = 15
+ZX_POL_NEW_IOB = 16
+ZX_POL_MAX = 17  # kernel-internal: one past the last condition
+
+ZX_POL_ACTION_ALLOW = 0
+ZX_POL_ACTION_DENY = 1
+ZX_POL_ACTION_ALLOW_EXCEPTION = 2
+ZX_POL_ACTION_DENY_EXCEPTION = 3
+ZX_POL_ACTION_KILL = 4
+
+ZX_POL_OVERRIDE_ALLOW = 0
+ZX_POL_OVERRIDE_DENY = 1
+
+ZX_TIMER_SLACK_CENTER = 0
+ZX_TIMER_SLACK_EARLY = 1
+ZX_TIMER_SLACK_LATE = 2
+
+ZX_JOB_POL_MAX_COUNT = 32  # entries per zx_job_set_policy call
+
+
+@dataclass(slots=True)
+class zx_policy_basic_v1_t(_Struct):
+    """A ZX_JOB_POL_BASIC_V1 entry."""
+
+    _FORMAT: ClassVar[str] = "<II"
+    condition: int = 0
+    policy: int = 0
+
+
+@dataclass(slots=True)
+class zx_policy_basic_v2_t(_Struct):
+    """A ZX_JOB_POL_BASIC_V2 entry."""
+
+    _FORMAT: ClassVar[str] = "<III"
+    condition: int = 0
+    action: int = 0
+    flags: int = 0
+
+
+@dataclass(slots=True)
+class zx_policy_timer_slack_t(_Struct):
+    """The ZX_JOB_POL_TIMER_SLACK entry."""
+
+    _FORMAT: ClassVar[str] = "<qI4x"
+    min_slack: int = 0
+    default_mode: int = 0
+
+ZX_INFO_TASK_RUNTIME_V1 = 30
+ZX_INFO_TASK_RUNTIME = 30 | (1 << 28)
+
+
+@dataclass(slots=True)
+class zx_info_task_runtime_t(_Struct):
+    """ZX_INFO_TASK_RUNTIME (v1 is the first two fields)."""
+
+    _FORMAT: ClassVar[str] = "<qqqq"
+    cpu_time: int = 0
+    queue_time: int = 0
+    page_fault_time: int = 0
+    lock_contention_time: int = 0
+
+# zx_thread_read_state / write_state kinds (zircon/syscalls/debug.h) and the sizes of
+# their x86-64 records (microsim models an x86-64 register file).
+ZX_THREAD_STATE_GENERAL_REGS = 0
+ZX_THREAD_STATE_FP_REGS = 1
+ZX_THREAD_STATE_VECTOR_REGS = 2
+ZX_THREAD_STATE_DEBUG_REGS = 4
+ZX_THREAD_STATE_SINGLE_STEP = 5
+THREAD_STATE_SIZES = {
+    ZX_THREAD_STATE_GENERAL_REGS: 160,  # rax..r15, rip, rflags, fs_base, gs_base
+    ZX_THREAD_STATE_FP_REGS: 160,
+    ZX_THREAD_STATE_VECTOR_REGS: 2120,
+    ZX_THREAD_STATE_DEBUG_REGS: 48,
+    ZX_THREAD_STATE_SINGLE_STEP: 4,
+}
+
+ZX_INFO_PROCESS_HANDLE_STATS = 21
+ZX_INFO_THREAD_EXCEPTION_REPORT_V1 = 11
+ZX_INFO_THREAD_EXCEPTION_REPORT = 11 | (1 << 28)
+
+
+@dataclass(slots=True)
+class zx_info_handle_extended_t(_Struct):
+    """One ZX_INFO_HANDLE_TABLE entry."""
+
+    _FORMAT: ClassVar[str] = "<IIII QQQ"
+    type: int = 0
+    handle_value: int = 0
+    rights: int = 0
+    reserved: int = 0
+    koid: int = 0
+    related_koid: int = 0
+    peer_owner_koid: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_process_handle_stats_t:
+    """ZX_INFO_PROCESS_HANDLE_STATS: handles per object type (64 counters)."""
+
+    handle_count: list[int] = field(default_factory=lambda: [0] * ZX_OBJ_TYPE_UPPER_BOUND)
+    SIZE: ClassVar[int] = 4 * ZX_OBJ_TYPE_UPPER_BOUND
+
+    def pack(self) -> bytes:
+        """The record's 256 bytes."""
+        return _struct.pack(f"<{ZX_OBJ_TYPE_UPPER_BOUND}I", *self.handle_count)
+
+
+@dataclass(slots=True)
+class zx_exception_report_t(_Struct):
+    """ZX_INFO_THREAD_EXCEPTION_REPORT: header (size, type) and the x86-64 context."""
+
+    _FORMAT: ClassVar[str] = "<IIQQQII"
+    size: int = 40
+    type: int = 0
+    vector: int = 0
+    err_code: int = 0
+    cr2: int = 0
+    synth_code: int = 0
+    synth_data: int = 0

@@ -112,8 +112,11 @@ def test_failures_show_the_programs_frames_not_microsims(tmp_path: Path,
 
 def test_non_zero_return_is_a_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "three.py").write_text("def main(ctx):\n    return 3\n")
-    assert cli_main(["run", str(tmp_path / "three.py")]) == 1
+    # One run exits with the main process's return code; a sweep counts it as a failure.
+    assert cli_main(["run", str(tmp_path / "three.py")]) == 3
     assert "exited with code 3" in capsys.readouterr().err
+    assert cli_main(["run", str(tmp_path / "three.py"), "--seeds", "0..2"]) == 1
+    assert "3 failed" in capsys.readouterr().out
 
 
 def test_helpers_and_spawned_programs_are_found_beside_the_program(tmp_path: Path) -> None:
@@ -139,7 +142,7 @@ def test_sweep_report_output_and_limits(capsys: pytest.CaptureFixture[str], lost
     assert out.count(": FAILED ---") == 3 and out.count("output of seed") == 3
     assert "  | starting\n  | total 1" in out and "total 2" not in out
     assert f"{failing - 3} more failing runs:" in out and f"{failing - 3}  AssertionError: lost update" in out
-    assert "shortest failing schedule (1 preemption, 4 steps)" in out
+    assert "shortest failing schedule (1 preemption, 7 steps)" in out
     assert Path("lost.shortest.jsonl").is_file()
     assert cli_main(["run", lost, "--seeds", "0..49", "--fail-fast", "--no-shrink"]) == 1
     out = capsys.readouterr().out
@@ -169,7 +172,7 @@ def test_replay_with_schedule_is_independent_of_seed(capsys: pytest.CaptureFixtu
 
 def test_explore_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["run", str(PROGRAMS / "two_preemptions.py"), "--explore", "dfs", "--bound", "1"]) == 0
-    assert "explored all 16 schedules with at most 1 preemption: no failure" in capsys.readouterr().out
+    assert "explored all 19 schedules with at most 1 preemption: no failure" in capsys.readouterr().out
     assert cli_main(["run", str(PROGRAMS / "depth1.py"), "--explore", "pct", "--depth", "1",
                      "--runs", "300", "--no-shrink"]) == 1
     assert "PCT run, 1 failed" in capsys.readouterr().out

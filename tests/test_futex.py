@@ -193,16 +193,34 @@ def test_requeued_waiter_times_out_from_the_new_futex(p: Process) -> None:
     base = mem(p)
     a, b = base, base + 8
     res: list[int] = []
-    thread(p, lambda: res.append(status(p.zx.futex_wait, a, 0, 0, p.zx.deadline_after(50_000))))
+
+    def waiter() -> None:
+        try:
+            p.zx.futex_wait(a, 0, 0, p.zx.deadline_after(50_000))
+            res.append(zx.ZX_OK)
+        except ZxError as e:
+            res.append(e.status)
+
+    thread(p, waiter)
+    thread(p, waiter)
+    owner: list[int] = []
 
     def mover() -> None:
+        # Both waiters queue first; then one is woken and the other moves to `b`.
+        def queued() -> int:
+            ctx = p.kernel.futex_contexts.get(p.koid)  # type: ignore[attr-defined]
+            futex = ctx.futexes.get(a) if ctx is not None else None
+            return len(futex.waiters) if futex is not None else 0
+
+        while queued() < 2:
+            p.zx.nanosleep(p.zx.deadline_after(1_000))
         p.zx.futex_requeue_single_owner(a, 0, b, 1, 0)
         p.zx.nanosleep(p.zx.deadline_after(100_000))
-        res.append(p.zx.futex_get_owner(b))
+        owner.append(p.zx.futex_get_owner(b))
 
     thread(p, mover)
     p.kernel.run()
-    assert res[0] in (zx.ZX_ERR_TIMED_OUT, zx.ZX_OK) and res[-1] == 0
+    assert sorted(res) == sorted([zx.ZX_OK, zx.ZX_ERR_TIMED_OUT]) and owner == [0]
     assert not p.kernel.futex_contexts.get(p.koid, None) or not p.kernel.futex_contexts[p.koid].futexes  # type: ignore[attr-defined]
 
 

@@ -188,7 +188,7 @@ class SyscallMachine(RuleBasedStateMachine):
                 for h in handles:
                     in_flight[h.obj.koid] += 1
         live = [o for o in self.k.objects.values()
-                if o.type_name not in ("process", "thread") and o.handle_count != in_flight[o.koid]]
+                if o.type_name not in ("process", "thread", "job") and o.handle_count != in_flight[o.koid]]
         assert not live, live
 
 

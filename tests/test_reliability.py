@@ -73,7 +73,7 @@ def test_every_allocation_point_fails_cleanly() -> None:
             # still holds and exiting releases everything.
             k.mem.disarm()
             k.exit_process(k.processes[0])
-            assert not [o for o in k.objects.values() if o.type_name not in ("process", "thread")], n
+            assert not [o for o in k.objects.values() if o.type_name not in ("process", "thread", "job")], n
 
 
 def test_failed_allocation_changes_nothing() -> None:

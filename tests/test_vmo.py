@@ -529,22 +529,20 @@ def test_replace_as_executable_failures_consume_the_handle(p: Process) -> None:
     p.zx.handle_close(v)
 
 
-def test_replace_as_executable_honours_a_job_policy(p: Process, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # The extension point for job policies: Process.enforce_basic_policy(condition) -> status.
-    from microsim_vmo import syscalls
-
-    seen: list[int] = []
-
-    def deny(self: Process, condition: int) -> int:
-        seen.append(condition)
-        return zx.ZX_ERR_ACCESS_DENIED
-
-    v = p.zx.vmo_create(P, 0)
-    monkeypatch.setattr(Process, "enforce_basic_policy", deny, raising=False)
-    assert syscalls.ambient_mark_vmo_exec(p) == zx.ZX_ERR_ACCESS_DENIED
-    assert status(p.zx.vmo_replace_as_executable, v, zx.ZX_HANDLE_INVALID) == zx.ZX_ERR_ACCESS_DENIED
-    assert status(p.zx.handle_close, v) == zx.ZX_ERR_BAD_HANDLE
-    assert seen == [14, 14]
+def test_replace_as_executable_honours_a_job_policy(p: Process) -> None:
+    # ZX_POL_AMBIENT_MARK_VMO_EXEC of the process's job decides when vmex is invalid.
+    job = p.zx.job_create(p.zx.job_default(), 0)
+    p.zx.job_set_policy(job, zx.ZX_JOB_POL_ABSOLUTE, zx.ZX_JOB_POL_BASIC_V2, [
+        zx.zx_policy_basic_v2_t(zx.ZX_POL_AMBIENT_MARK_VMO_EXEC, zx.ZX_POL_ACTION_DENY,
+                                zx.ZX_POL_OVERRIDE_DENY)])
+    restricted = p.kernel.create_process("restricted", job=p.obj(job))
+    v = restricted.zx.vmo_create(P, 0)
+    assert status(restricted.zx.vmo_replace_as_executable, v, zx.ZX_HANDLE_INVALID) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(restricted.zx.handle_close, v) == zx.ZX_ERR_BAD_HANDLE  # consumed
+    # The same call in a process of the root job is allowed.
+    w = p.zx.vmo_create(P, 0)
+    x = p.zx.vmo_replace_as_executable(w, zx.ZX_HANDLE_INVALID)
+    assert p.zx.object_get_info(x, zx.ZX_INFO_HANDLE_BASIC).rights & zx.ZX_RIGHT_EXECUTE
 
 
 def test_set_cache_policy(p: Process) -> None:

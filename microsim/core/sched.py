@@ -128,6 +128,12 @@ class Deadline(Wait):
         self.fn = fn
 
 
+class ThreadGreenlet(greenlet.greenlet):
+    """The greenlet of a simulated thread; `thread` names it (for `current_thread()`)."""
+
+    thread: Thread | None = None
+
+
 class Scheduler:
     """Runs threads one at a time; picks the next with a seeded PRNG."""
 
@@ -161,6 +167,7 @@ class Scheduler:
         self.threads.append(thread)
         thread.state = "runnable"
         self.runnable.append(thread)
+        thread.ready_at = self.kernel.now
         self._update_preempt()
         k = self.kernel
         if k.trace is not None:
@@ -184,6 +191,7 @@ class Scheduler:
             return  # the current thread keeps running
         t.state = "runnable"
         self.runnable.append(t)
+        t.ready_at = self.kernel.now
         self._switch_out(t)
 
     def _switch_out(self, t: Thread) -> None:
@@ -226,9 +234,15 @@ class Scheduler:
         wait.cancel()
         t = wait.thread
         if t is not None and t.state == "blocked":
-            t.state = "runnable"
             t.wake_status = status
+            if t.suspended:
+                # Suspended while blocked: it stays off the CPU until resumed.
+                t.state = "suspended"
+                t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_SUSPENDED)
+                return
+            t.state = "runnable"
             self.runnable.append(t)
+            t.ready_at = self.kernel.now
             self._update_preempt()
             k = self.kernel
             if k.trace is not None:
@@ -316,11 +330,17 @@ class Scheduler:
                     t.state = "running"
                     k.preempt = bool(runnable) or self.armed_deadlines > 0
                     if t.glet is None:
-                        t.glet = greenlet.greenlet(self._thread_main, parent=self.main)
+                        glet = ThreadGreenlet(self._thread_main, parent=self.main)
+                        glet.thread = t
+                        t.glet = glet
                         k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
                         t.ctx = (0, t.process.koid, t.koid)
                     self.switches += 1
+                    t.run_start = k.now
+                    t.queue_time += k.now - t.ready_at
                     t.glet.switch(t)
+                    if t.state != "dead":  # virtual CPU time (ZX_INFO_*_RUNTIME)
+                        t.runtime += k.now - t.run_start
                     self.current = None
                     k.preempt = self.armed_deadlines > 0
                     k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
@@ -350,17 +370,36 @@ class Scheduler:
     def _thread_main(self, t: Thread) -> None:
         k = self.kernel
         try:
+            assert t.entry is not None
+            if k.debuggers_bound:
+                k.lifecycle_hook(t, zx.ZX_EXCP_THREAD_STARTING)
             t.result = t.entry(*t.args)
         except ThreadExit:
             pass
         except BaseException as exc:
             t.error = exc
+            with contextlib.suppress(ThreadExit):
+                self._uncaught(t, exc)
         finally:
+            if k.debuggers_bound:
+                with contextlib.suppress(ThreadExit):
+                    k.lifecycle_hook(t, zx.ZX_EXCP_THREAD_EXITING)
             self._thread_exited(t)
         k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
 
+    def _uncaught(self, t: Thread, exc: BaseException) -> None:
+        """An exception escaped a thread's code: raise a Zircon exception (the kernel's
+        `exception_hook` delivers it); unhandled, the process is killed."""
+        hook = self.kernel.exception_hook
+        if hook is not None and not t.killed:
+            hook(t, exc)
+            return
+        t.process.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL)
+
     def _thread_exited(self, t: Thread) -> None:
         k = self.kernel
+        if self.current is t:
+            t.runtime += k.now - t.run_start
         t.state = "dead"
         if t.wait is not None:
             t.wait.cancel()
@@ -371,13 +410,12 @@ class Scheduler:
                 "exit",
                 "" if t.error is None else f"{type(t.error).__name__}: {t.error}",
             )
-        t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_TERMINATED)
-        proc = t.process
-        if t in proc.threads:
-            proc.threads.remove(t)
+        t.update_signals(zx.ZX_THREAD_RUNNING | zx.ZX_THREAD_SUSPENDED, zx.ZX_THREAD_TERMINATED)
+        exc = t.exceptionate
+        if exc is not None:
+            exc.shutdown()
+        t.process.thread_exited(t)
         t.release()
-        if not proc.threads and not proc.exited:
-            k.exit_process(proc, 0 if t.error is None else -1)
 
     def kill(self, t: Thread) -> None:
         """End a thread because its process exits.
@@ -386,8 +424,8 @@ class Scheduler:
         runnable; it unwinds with `ThreadExit` when it next gets the CPU (or at once, if it
         is the caller: the caller's syscall raises `ThreadExit` after the exit is done).
         """
-        if t.state == "dead":
-            return
+        if t.state == "dead" or t.state == "new":
+            return  # a never-started thread is not killed (Zircon: it stays NEW)
         if t.glet is None:
             t.state = "dead"
             if t in self.runnable:
@@ -395,13 +433,53 @@ class Scheduler:
             self._thread_exited(t)
             return
         t.killed = True
-        if t.state == "blocked":
-            if t.wait is not None:
+        if t.state == "blocked" or t.state == "suspended":
+            if t.state == "blocked" and t.wait is not None:
                 t.wait.cancel()
                 t.wait.done = True
             t.state = "runnable"
             self.runnable.append(t)
+            t.ready_at = self.kernel.now
             self._update_preempt()
+
+    def set_suspended(self, t: Thread, on: bool) -> None:
+        """Take a started thread off the CPU (`on`) or give it back (zx_task_suspend).
+
+        A runnable thread leaves the run queue; a blocked one stays in its wait and goes
+        SUSPENDED when the wait ends. A thread blocked in an exception keeps reporting
+        BLOCKED_EXCEPTION (and its signals) until the exception is resolved.
+        """
+        if on:
+            if t.state == "runnable":
+                if t in self.runnable:
+                    self.runnable.remove(t)
+                t.state = "suspended"
+                self._update_preempt()
+            w = t.wait
+            if not (t.state == "blocked" and w is not None
+                    and w.reason == zx.ZX_THREAD_STATE_BLOCKED_EXCEPTION):
+                t.update_signals(zx.ZX_THREAD_RUNNING, zx.ZX_THREAD_SUSPENDED)
+        else:
+            if t.state == "suspended":
+                t.state = "runnable"
+                self.runnable.append(t)
+                t.ready_at = self.kernel.now
+                self._update_preempt()
+            t.update_signals(zx.ZX_THREAD_SUSPENDED, zx.ZX_THREAD_RUNNING)
+
+    def reap(self) -> None:
+        """Unwind killed threads now when called from outside the scheduler (a direct
+        call from Python), so a kill completes synchronously; inside a run they unwind
+        when they next get the CPU."""
+        if self.running:
+            return
+        for t in list(self.threads):
+            if t.killed and t.state != "dead" and t.glet is not None and not t.glet.dead:
+                if t.wait is not None:
+                    t.wait.cancel()
+                    t.wait.done = True
+                with contextlib.suppress(ThreadExit):
+                    t.glet.throw(ThreadExit)
 
     def shutdown(self) -> None:
         """Unwind every thread still suspended (the kernel is closing)."""

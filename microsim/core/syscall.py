@@ -211,6 +211,8 @@ def _freeze(value: Any) -> Any:
         return {f.name: _freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, int):
         return int(value)
+    if callable(value) and hasattr(value, "__qualname__"):  # a function: its name, no address
+        return f"<function {getattr(value, '__module__', '?')}.{value.__qualname__}>"
     return repr(value)
 
 

@@ -151,6 +151,7 @@ def sys_channel_create(p: Process, options: int) -> tuple[int, int]:
     """zx_channel_create: two connected ends (no ZX_RIGHT_DUPLICATE by default)."""
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_CHANNEL)
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("handle")
@@ -491,3 +492,47 @@ def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
             for h in handles:
                 if h.owner is not None or not h.obj.alive:
                     report(f"{obj!r}: in-flight {h!r} is owned or names a dead object")
+
+
+class KernelChannel:
+    """A channel whose other end the kernel holds (see the `make_kernel_channel` hook)."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel_end = Channel(kernel)
+        self.user_end = Channel(kernel)
+        PeeredObject.link(self.kernel_end, self.user_end)
+        self.kernel_end.signals = self.user_end.signals = _WRITABLE
+        self.kernel_end.retain()  # held by the kernel, not by a handle
+        kernel.publish(self.kernel_end)
+        kernel.publish(self.user_end)
+
+    def alive(self) -> bool:
+        """Whether the user end is still open."""
+        return self.kernel_end.peer is not None
+
+    def send(self, data: bytes, handles: list[Handle]) -> bool:
+        """Queue a message for the user end (False if it is closed)."""
+        peer = self.user_end
+        if self.kernel_end.peer is None:
+            return False
+        # Charged like any message, so reading it gives back what was taken.
+        try:
+            self.kernel_end.kernel.mem.charge_bytes(len(data) + MESSAGE_OVERHEAD, "message")
+        except ZxError:
+            return False
+        peer.messages.append((data, handles))
+        if not peer.signals & _READABLE:
+            peer.update_signals(0, _READABLE)
+        return True
+
+    def close(self) -> None:
+        """Close the kernel's end (the user end sees PEER_CLOSED)."""
+        end = self.kernel_end
+        if end.alive:
+            end.on_zero_handles()
+            end.release()
+
+
+@hookimpl
+def make_kernel_channel(kernel: Kernel) -> KernelChannel:
+    return KernelChannel(kernel)

@@ -67,6 +67,7 @@ def sys_iob_create(p: Process, options: int, regions: list[Any]) -> tuple[int, i
     """
     if arg_u64(options) != 0:
         raise ZxError(_INVALID, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_IOB)
     if not isinstance(regions, (list, tuple)):
         raise ZxError(_INVALID, "regions must be a list")
     if len(regions) > zx.ZX_IOB_MAX_REGIONS:

@@ -120,6 +120,7 @@ class _AsyncWait(SignalObserver):
 
 def sys_port_create(p: Process, options: int) -> int:
     """zx_port_create: a new port (options 0; ZX_PORT_BIND_TO_INTERRUPT is accepted)."""
+    p.enforce_policy(zx.ZX_POL_NEW_PORT)
     if arg_u32(options) & ~zx.ZX_PORT_BIND_TO_INTERRUPT:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS)
     k = p.kernel

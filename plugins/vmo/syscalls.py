@@ -33,6 +33,7 @@ def sys_vmo_create(p: Process, size: int, options: int) -> int:
     Options: ZX_VMO_RESIZABLE, ZX_VMO_DISCARDABLE, ZX_VMO_UNBOUNDED (size becomes the
     maximum; the argument is the content size). RESIZABLE handles also get ZX_RIGHT_RESIZE.
     """
+    p.enforce_policy(zx.ZX_POL_NEW_VMO)
     options = arg_u32(options)
     size = arg_size(size)
     k = p.kernel
@@ -195,23 +196,15 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
     return None
 
 
-# ZX_POL_AMBIENT_MARK_VMO_EXEC (zircon/syscalls/policy.h); job policies define the name.
-_POL_AMBIENT_MARK_VMO_EXEC = getattr(zx, "ZX_POL_AMBIENT_MARK_VMO_EXEC", 14)
-
-
 def ambient_mark_vmo_exec(p: Process) -> int:
-    """The status of Zircon's `EnforceBasicPolicy(ZX_POL_AMBIENT_MARK_VMO_EXEC)` for `p`.
-
-    The extension point for job policies: if the process offers
-    `enforce_basic_policy(condition) -> status` (its job's basic policy; it may also raise
-    the policy exception), that decides. Without one, the root job's default applies:
-    ZX_POL_ACTION_ALLOW, so ZX_OK.
-    """
-    enforce = getattr(p, "enforce_basic_policy", None)
-    if enforce is None:
-        return zx.ZX_OK
-    status: int = enforce(_POL_AMBIENT_MARK_VMO_EXEC)
-    return status
+    """The status of Zircon's `EnforceBasicPolicy(ZX_POL_AMBIENT_MARK_VMO_EXEC)` for `p`:
+    its job's basic policy decides (the root job allows; DENY is ZX_ERR_ACCESS_DENIED; the
+    *_EXCEPTION and KILL actions act as they do for every policy)."""
+    try:
+        p.enforce_policy(zx.ZX_POL_AMBIENT_MARK_VMO_EXEC)
+    except ZxError as err:
+        return err.status
+    return zx.ZX_OK
 
 
 def sys_vmo_replace_as_executable(p: Process, handle: int, vmex: int) -> int:
