@@ -30,6 +30,7 @@ from microsim.core.plugins import (
     resolve,
 )
 from microsim.core.sched import Scheduler
+from microsim.core.strace import StraceView, strace_default
 from microsim.core.syscall import SyscallHook, SyscallTable
 from microsim.errors import PluginError, ZxError
 from microsim.objects import plugin as core_objects
@@ -52,7 +53,8 @@ class Kernel:
     JSON-lines trace; `capture=True` keeps the trace records in `kernel.trace.records`.
     `memory`: simulated memory size in bytes (default 1 GiB; None: unlimited, at the risk
     of a program committing more pages than the host has). `check_invariants=True`
-    runs the invariant checker after every syscall.
+    runs the invariant checker after every syscall. `strace`: a text stream on which
+    each syscall is printed as it returns (see `microsim.core.strace`).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Kernel:
         syscall_ns: int = 1000,
         memory: int | None = DEFAULT_MEMORY,
         check_invariants: bool = False,
+        strace: IO[str] | None = None,
     ) -> None:
         self.seed = seed
         self.syscall_ns = syscall_ns
@@ -85,9 +88,14 @@ class Kernel:
         self.cur_pid = 0
         self.cur_tid = 0
         self.trace: EventLog | None = None
-        if trace is not None or capture:
+        if strace is None:
+            strace = strace_default.stream
+        if trace is not None or capture or strace is not None:
             self.trace = EventLog(trace, capture=capture, processors=trace_processors)
-        self.trace_batch = 4096
+        # A live strace-style view: called with each syscall's row as it returns.
+        self.strace: Callable[[tuple[Any, ...]], None] | None = (
+            None if strace is None else StraceView(self, strace)
+        )
         self.preempt = False
         self.sched = Scheduler(self, seed)
         self.invariants: Callable[[str], None] | None = None
@@ -286,7 +294,10 @@ class Kernel:
         """Append an event (call only when `self.trace is not None`)."""
         trace = self.trace
         if trace is not None:
-            trace.buffer.append((kind, self.now, self.cur_sc, self.cur_pid, self.cur_tid, *fields))
+            buf = trace.buffer
+            buf.append((kind, self.now, self.cur_sc, self.cur_pid, self.cur_tid, *fields))
+            if len(buf) >= trace.batch:
+                trace.flush()
 
     # ------------------------------------------------------------------ handles
     def next_handle_value(self) -> int:

@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from microsim import zx
+from microsim.core.strace import StraceFlag
 from microsim.errors import Deadlock, MicrosimError, ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
@@ -232,4 +233,5 @@ def add_run_command(subparsers: Any) -> None:
     p.add_argument("--seeds", help="run under many seeds, e.g. 0..99 or 1,5,9")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for --seeds")
     p.add_argument("--trace", help="write the JSON-lines trace here")
+    p.add_argument("--strace", action=StraceFlag)
     p.set_defaults(func=_cmd_run, args=[])

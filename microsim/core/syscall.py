@@ -10,7 +10,6 @@ the syscalls they select, so an unobserved syscall pays nothing for them.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import inspect
 from collections.abc import Callable
@@ -18,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from microsim import zx
-from microsim.errors import KernelPanic, MicrosimError, PluginError, ZxError
+from microsim.core.eventlog import freeze
+from microsim.core.sched import ThreadExit
+from microsim.errors import Deadlock, KernelPanic, MicrosimError, PluginError, ZxError
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
@@ -196,25 +197,27 @@ def _observed(spec: SyscallSpec, hooks: list[SyscallHook]) -> SyscallImpl:
     return observed_impl
 
 
-def _freeze(value: Any) -> Any:
-    """A trace-safe snapshot of an argument or result (mutable buffers by length)."""
-    t = type(value)
-    if t is int or t is bool or value is None or t is str:
-        return value
-    if t is bytes or t is bytearray or t is memoryview:
-        return {"bytes": len(value)}
-    if t is tuple or t is list:
-        return [_freeze(v) for v in value]
-    if t is dict:
-        return {str(k): _freeze(v) for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, int):
-        return int(value)
-    return repr(value)
+_SCALARS = frozenset({int, bool, str, type(None)})
 
 
-_SCALARS = frozenset({int, bool, str, bytes, type(None)})
+def _named_args(params: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call made with keywords, named (the rare path)."""
+    named: dict[str, Any] = {k: freeze(v) for k, v in zip(params, args)}
+    named.update({str(k): freeze(v) for k, v in kwargs.items()})
+    if len(args) > len(params):
+        named["*extra"] = freeze(list(args[len(params):]))
+    return named
+
+
+def _unwound_reason(kernel: Kernel, exc: BaseException) -> str:
+    """Why a syscall never returned (the `unwound` of its record)."""
+    if isinstance(exc, Deadlock):
+        return "deadlock"
+    if kernel.closed:
+        return "kernel shutdown"
+    if isinstance(exc, ThreadExit):
+        return "thread killed"
+    return type(exc).__name__
 
 
 def _panic(name: str, exc: BaseException) -> KernelPanic:
@@ -302,67 +305,97 @@ class SyscallTable:
     ) -> Callable[..., Any]:
         cost = kernel.syscall_ns
         params = spec.params
+        trace = kernel.trace
+        assert trace is not None
+        trace.declare_syscall(name, params)
+        buf = trace.buffer  # one list for the log's life (flush empties it in place)
+        append = buf.append
+        batch = trace.batch
+        flush = trace.flush
+        strace: Callable[[tuple[Any, ...]], None] | None = getattr(kernel, "strace", None)
+        scalars = _SCALARS
 
         def syscall(self: SyscallFacade, *args: Any, **kwargs: Any) -> Any:
             k = kernel
             if k.preempt:
                 k.sched.preempt()
             p = self._p
-            k.sc_counter += 1
-            sc = k.sc_counter
-            saved = (k.cur_sc, k.cur_pid, k.cur_tid)
+            pid = p.koid
+            sc = k.sc_counter + 1
+            k.sc_counter = sc
+            saved_sc = k.cur_sc
+            saved_pid = k.cur_pid
             k.cur_sc = sc
-            k.cur_pid = p.koid
-            cur = k.sched.current
-            k.cur_tid = cur.koid if cur is not None else 0
+            k.cur_pid = pid
+            tid = k.cur_tid
             t0 = k.now
-            status = 0
-            out: Any = None
             try:
-                out = result = impl(p, *args, **kwargs)
-                if type(result) not in _SCALARS:
-                    out = _freeze(result)
-                return result
+                result = impl(p, *args, **kwargs)
             except ZxError as err:
-                status = err.status
-                out = _freeze(err.out) if err.out else None
-                raise
-            except MicrosimError:
-                status = zx.ZX_ERR_INTERNAL
-                raise
+                status: int | None = err.status
+                out: Any = freeze(err.out) if err.out else None
+                error: BaseException = err
+            except MicrosimError as exc:
+                if isinstance(exc, Deadlock):
+                    status, out = None, {"unwound": "deadlock"}
+                else:
+                    status, out = zx.ZX_ERR_INTERNAL, None
+                error = exc
             except TypeError as exc:
                 if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
-                    status = _INVALID_ARGS
-                    raise ZxError(_INVALID_ARGS, f"{name}: {exc}") from None
-                status = zx.ZX_ERR_INTERNAL
-                raise _panic(name, exc) from exc
+                    status, out = _INVALID_ARGS, None
+                    error = ZxError(_INVALID_ARGS, f"{name}: {exc}")
+                    error.__suppress_context__ = True
+                else:
+                    status, out = zx.ZX_ERR_INTERNAL, None
+                    error = _panic(name, exc)
+                    error.__cause__ = exc
             except Exception as exc:
-                status = zx.ZX_ERR_INTERNAL
-                raise _panic(name, exc) from exc
-            finally:
-                k.now += cost
-                # Immutable arguments are captured as they are; mutable ones (lists,
-                # bytearrays, structs) are snapshotted so later changes do not leak in.
+                status, out = zx.ZX_ERR_INTERNAL, None
+                error = _panic(name, exc)
+                error.__cause__ = exc
+            except BaseException as exc:
+                # The call never returns: its thread was killed, or the kernel is
+                # shutting down while it was blocked.
+                status, out, error = None, {"unwound": _unwound_reason(k, exc)}, exc
+            else:
+                # The common case, kept short: scalars are recorded as they are.
+                now = k.now = k.now + cost
                 for a in args:
-                    if type(a) not in _SCALARS:
-                        args = tuple(map(_freeze, args))
+                    if type(a) not in scalars:
+                        args = tuple(map(freeze, args))
                         break
-                named = dict(zip(params, args))
-                if kwargs:
-                    named.update({k2: _freeze(v) for k2, v in kwargs.items()})
-                if len(args) > len(params):
-                    named["*extra"] = list(args[len(params) :])
-                trace = k.trace
-                if trace is not None:
-                    trace.buffer.append(
-                        ("syscall", t0, sc, p.koid, cur.koid if cur is not None else 0,
-                         name, named, status, out, k.now - t0)
-                    )
-                    if len(trace.buffer) >= k.trace_batch and not saved[0]:
-                        trace.flush()
-                k.cur_sc, k.cur_pid, k.cur_tid = saved
-                if k.invariants is not None and status != zx.ZX_ERR_INTERNAL:
+                row = ("syscall", t0, sc, pid, tid, name,
+                       _named_args(params, args, kwargs) if kwargs else args,
+                       0, result if type(result) in scalars else freeze(result), now - t0)
+                append(row)
+                k.cur_sc = saved_sc
+                k.cur_pid = saved_pid
+                if strace is not None:
+                    strace(row)
+                if len(buf) >= batch:
+                    flush()
+                if k.invariants is not None:
                     k.invariants(name)
+                return result
+            # A failed or unwound call.
+            if status is not None:
+                k.now += cost
+            failed: tuple[Any, ...] = (
+                "syscall", t0, sc, pid, tid, name,
+                _named_args(params, args, kwargs) if kwargs else tuple(map(freeze, args)),
+                status, out, k.now - t0,
+            )
+            append(failed)
+            k.cur_sc = saved_sc
+            k.cur_pid = saved_pid
+            if strace is not None:
+                strace(failed)
+            if len(buf) >= batch:
+                flush()
+            if status is not None and status != zx.ZX_ERR_INTERNAL and k.invariants is not None:
+                k.invariants(name)
+            raise error
 
         syscall.__name__ = spec.method
         syscall.__qualname__ = f"Zx.{spec.method}"

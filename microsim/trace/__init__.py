@@ -4,7 +4,9 @@
     for ev in trace.load("run.jsonl", syscall="zx_iob_*", status="error"):
         print(ev.sc, ev.name, ev.status)
 
-`load` streams: it reads one line at a time, so a trace larger than memory works.
+`load` and `records` stream: they read one line at a time, so a trace larger than memory
+works. Both give every record with named fields, whatever the format version on disk
+(version 2 writes positional arrays named by the header; version 1 wrote objects).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import IO, Any
 import orjson
 
 from microsim import zx
+from microsim.core.eventlog import TRACE_FORMAT_VERSION, Schema, render_rows
 from microsim.errors import MicrosimError
 
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = TRACE_FORMAT_VERSION
+SUPPORTED_VERSIONS = (1, 2)
 
 
 class TraceError(MicrosimError):
@@ -65,25 +69,85 @@ def _open(path: str | IO[bytes]) -> IO[bytes]:
     return path
 
 
-def records(path: str | IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record dict) for every line; TraceError on a malformed line."""
+def _schema_records(path: str | IO[bytes]) -> Iterator[tuple[int, dict[str, Any], Schema]]:
     f = _open(path)
+    schema = Schema()
+    loads = orjson.loads
+    decode = schema.decode
     try:
+        version: Any = None
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rec = orjson.loads(line)
+                row = loads(line)
             except orjson.JSONDecodeError as exc:
                 raise TraceError(f"line {n}: not JSON ({exc})") from None
-            if not isinstance(rec, dict) or "kind" not in rec:
+            t = type(row)
+            if version is None:
+                if t is dict and row.get("kind") == "trace_start":
+                    version = row.get("version")
+                    if version not in SUPPORTED_VERSIONS:
+                        raise TraceError(
+                            f"unsupported trace format version {version!r} (this microsim reads "
+                            f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}): "
+                            "re-record the trace with this microsim, or read it with the one that wrote it"
+                        )
+                elif t is dict and "kind" in row:
+                    version = 1  # a version-1 trace cut before its header
+                else:
+                    raise TraceError(f"line {n}: not a trace record (no trace_start header)")
+            if t is list:
+                if not row or type(row[0]) is not str or version == 1:
+                    raise TraceError(f"line {n}: not a trace record")
+                try:
+                    rec = decode(row)
+                except (TypeError, ValueError, KeyError):
+                    raise TraceError(f"line {n}: not a trace record") from None
+            elif t is dict and "kind" in row:
+                rec = decode(row)
+            else:
                 raise TraceError(f"line {n}: not a trace record")
-            if n == 1 and rec["kind"] == "trace_start" and rec.get("version") not in SUPPORTED_VERSIONS:
-                raise TraceError(f"unsupported trace version {rec.get('version')!r}")
-            yield n, rec
+            yield n, rec, schema
     finally:
         if isinstance(path, str):
             f.close()
+
+
+def records(path: str | IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record dict with named fields) for every line.
+
+    TraceError on a malformed line or an unsupported format version (the message names
+    the version)."""
+    for n, rec, _ in _schema_records(path):
+        yield n, rec
+
+
+def header(path: str | IO[bytes]) -> dict[str, Any]:
+    """The trace's `trace_start` record: version, seed, plugins, and the `kinds` map
+    `{kind: {"fields": [...], "objects": [...]}}` (`objects`: fields holding koids)."""
+    for _, rec in records(path):
+        if rec.get("kind") == "trace_start":
+            if "kinds" not in rec:  # version 1 had no kinds map
+                rec = dict(rec, kinds={}, syscalls={})
+            return rec
+        break
+    raise TraceError("the trace has no trace_start record")
+
+
+def cat(path: str | IO[bytes], out: IO[bytes]) -> int:
+    """Write every record of the trace as a JSON object with named fields, one per line
+    (`microsim trace cat`). Returns the number of records."""
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for _, rec in records(path):
+        batch.append(rec)
+        if len(batch) >= 4096:
+            out.write(render_rows(batch))
+            count += len(batch)
+            batch = []
+    out.write(render_rows(batch))
+    return count + len(batch)
 
 
 @dataclass
@@ -106,8 +170,9 @@ class Filter:
     since: int | None = None
     until: int | None = None
 
-    def matches(self, rec: dict[str, Any]) -> bool:
-        """Whether a record dict passes the filter."""
+    def matches(self, rec: dict[str, Any], objects: tuple[str, ...] = ()) -> bool:
+        """Whether a record dict passes the filter (`objects`: the fields of the record's
+        kind that hold koids, from the trace header)."""
         if self.kind is not None and not fnmatch.fnmatchcase(rec["kind"], self.kind):
             return False
         if self.pid is not None and rec.get("pid") != self.pid:
@@ -147,7 +212,8 @@ class Filter:
             k = self.koid
             if not (rec.get("koid") == k or rec.get("related_koid") == k or rec.get("iob") == k
                     or rec.get("child") == k or rec.get("region_koid") == k or rec.get("process") == k
-                    or rec.get("thread") == k or rec.get("vmar") == k):
+                    or rec.get("thread") == k or rec.get("vmar") == k
+                    or any(rec.get(f) == k for f in objects)):
                 return False
         return True
 
@@ -155,11 +221,11 @@ class Filter:
 def load(path: str | IO[bytes], **criteria: Any) -> Iterator[Event]:
     """Stream the trace's events, keeping those matching `Filter(**criteria)`."""
     flt = Filter(**criteria)
-    for n, rec in records(path):
-        if criteria and not flt.matches(rec):
+    for n, rec, schema in _schema_records(path):
+        if criteria and not flt.matches(rec, schema.objects.get(rec["kind"], ())):
             continue
         extra = {k: v for k, v in rec.items() if k not in _COMMON}
         yield Event(rec["kind"], rec.get("t", 0), rec.get("sc", 0), rec.get("pid", 0), rec.get("tid", 0), extra, n)
 
 
-__all__ = ["Event", "Filter", "TraceError", "load", "records"]
+__all__ = ["FORMAT_VERSION", "Event", "Filter", "TraceError", "cat", "header", "load", "records"]

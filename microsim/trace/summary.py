@@ -1,7 +1,7 @@
 """`microsim trace summary`: syscalls by name and status, objects by type, peaks, errors.
 
-This is the hot path of trace analysis: one `orjson.loads` per line and a few dict
-updates, no per-event objects.
+This is the hot path of trace analysis: the shared reader's records (one `orjson.loads`
+per line) and a few dict updates, no per-event objects.
 """
 
 from __future__ import annotations
@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import IO, Any
 
-import orjson
-
 from microsim import zx
-from microsim.trace import TraceError
+from microsim.trace import records
 
 
 def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
@@ -22,22 +20,14 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
     destroyed: dict[str, int] = {}
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
-    loads = orjson.loads
     header: dict[str, Any] = {}
     last: dict[str, Any] = {}
     n = 0
     f = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
     try:
-        for line in f:
+        for _, rec in records(f):
             n += 1
-            try:
-                rec = loads(line)
-                kind = rec["kind"]
-            except (orjson.JSONDecodeError, TypeError, KeyError):
-                if not line.strip():
-                    n -= 1
-                    continue
-                raise TraceError(f"line {n}: not a trace record") from None
+            kind = rec["kind"]
             # Most records are syscalls and handle events: test those first.
             if kind == "syscall":
                 key = (rec["name"], rec["status"])
