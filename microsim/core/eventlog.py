@@ -99,11 +99,11 @@ def describe(value: Any) -> str:
     """A deterministic short text for an object JSON cannot hold (no memory addresses)."""
     cls = type(value)
     if cls.__repr__ is object.__repr__:
-        return f"<{cls.__qualname__}>"
+        return f"<{cls.__name__}>"
     try:
         text = repr(value)
     except Exception:
-        return f"<{cls.__qualname__}>"
+        return f"<{cls.__name__}>"
     return _ADDRESS.sub("", text)[:200]
 
 

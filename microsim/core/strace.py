@@ -93,7 +93,7 @@ class StraceView:
         self.stream = stream
         isatty = getattr(stream, "isatty", None)
         colors = bool(isatty()) if isatty is not None else False
-        self._render = structlog.dev.ConsoleRenderer(colors=colors, pad_event=0, sort_keys=False)
+        self._render = structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0, sort_keys=False)
 
     def _name(self, koid: int) -> str:
         if koid == 0:
