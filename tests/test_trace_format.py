@@ -317,3 +317,26 @@ def test_run_program_trace_still_summarises(tmp_path: Path) -> None:
     path = tmp_path / "demo.jsonl"
     assert run_program(EXAMPLES / "demo.py", seed=1, trace=str(path)).ok
     assert trace.header(str(path))["kinds"]["iob.region_mapped"]["fields"][0] == "iob"
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_facade_argument_mismatches_are_invalid_args(traced: bool) -> None:
+    with Kernel(seed=1, capture=traced) as k:
+        p = k.create_process("a")
+        v = p.zx.vmo_create(4096, 0)
+        for call in (lambda: p.zx.handle_duplicate(v), lambda: p.zx.handle_duplicate(),
+                     lambda: p.zx.handle_duplicate(v, 0, 1), lambda: p.zx.handle_close(),
+                     lambda: p.zx.handle_duplicate(rights=zx.ZX_RIGHT_READ)):
+            with pytest.raises(ZxError) as err:
+                call()
+            assert err.value.status == zx.ZX_ERR_INVALID_ARGS
+        h = p.zx.handle_duplicate(rights=zx.ZX_RIGHT_READ, handle=v)  # keywords still work
+        assert p.zx.object_get_info(h, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_RIGHT_READ
+        info = p.zx.object_get_info(v, zx.ZX_INFO_HANDLE_BASIC)  # a defaulted parameter
+        assert info.rights
+    if traced:
+        assert k.trace is not None and k.trace.records is not None
+        calls = [r for r in k.trace.records if r["kind"] == "syscall" and r["name"] == "zx_handle_duplicate"]
+        assert [c["status"] for c in calls] == [zx.ZX_ERR_INVALID_ARGS] * 4 + [0]
+        assert calls[3]["args"] == {"rights": zx.ZX_RIGHT_READ}
+        assert calls[2]["args"] == {"handle": v, "rights": 0, "*extra": [1]}

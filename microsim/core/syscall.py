@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -224,6 +225,213 @@ def _panic(name: str, exc: BaseException) -> KernelPanic:
     return KernelPanic(f"{name}: internal {type(exc).__name__}: {exc}")
 
 
+def _failed(
+    k: Kernel, exc: BaseException, name: str, params: tuple[str, ...], args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    cost: int, t0: int, sc: int, pid: int, tid: int, saved_sc: int, saved_pid: int,
+    append: Callable[[Any], None], buf: list[Any], batch: int, flush: Callable[[], None],
+    strace: Callable[[tuple[Any, ...]], None] | None,
+) -> BaseException:
+    """Record a traced syscall that raised; return the exception the caller must raise.
+
+    A ZxError is the call's status. A call that never returns (its thread killed, a
+    deadlock, the kernel shutting down while it was blocked: an exception passing through)
+    is recorded with status None and `{"unwound": why}`. A Python error inside the
+    implementation is a KernelPanic (ZX_ERR_INTERNAL); a call with the wrong arguments,
+    ZX_ERR_INVALID_ARGS.
+    """
+    error: BaseException = exc
+    out: Any = None
+    status: int | None
+    if isinstance(exc, ZxError):
+        status = exc.status
+        out = freeze(exc.out) if exc.out else None
+    elif isinstance(exc, Deadlock):
+        status, out = None, {"unwound": "deadlock"}
+    elif isinstance(exc, MicrosimError):
+        status = zx.ZX_ERR_INTERNAL
+    elif isinstance(exc, TypeError) and exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+        status = _INVALID_ARGS
+        error = ZxError(_INVALID_ARGS, f"{name}: {exc}")
+        error.__suppress_context__ = True
+    elif isinstance(exc, Exception):
+        status = zx.ZX_ERR_INTERNAL
+        error = _panic(name, exc)
+        error.__cause__ = exc
+    else:
+        status, out = None, {"unwound": _unwound_reason(k, exc)}
+    if status is not None:
+        k.now += cost
+    row = ("syscall", t0, sc, pid, tid, name,
+           _named_args(params, args, kwargs) if kwargs else tuple(map(freeze, args)),
+           status, out, k.now - t0)
+    append(row)
+    k.cur_sc = saved_sc
+    k.cur_pid = saved_pid
+    if strace is not None:
+        strace(row)
+    if len(buf) >= batch:
+        flush()
+    if status is not None and status != zx.ZX_ERR_INTERNAL and k.invariants is not None:
+        k.invariants(name)
+    return error
+
+
+# --------------------------------------------------------------------------- fast facade
+# A facade method with the syscall's own parameter list (`def handle_duplicate(self,
+# handle=_NO, rights=_NO, *_extra)`) calls its implementation with plain positional
+# arguments: no `*args` tuple, no `**kwargs` dict per call. A call with too few or too many
+# arguments takes the generic method (`*args, **kwargs`), which maps the mismatch to
+# ZX_ERR_INVALID_ARGS. The source is compiled once per parameter shape and shared by kernels.
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_NO: Any = _Missing()
+
+_FAST_HEAD = """
+def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _batch, _flush,
+             _strace, {defaults}):
+    def {method}(self, {sig}*_extra):
+        if {missing}_extra:
+            return _slow(_generic, _params, self, [{vals}], _extra)
+        _k = _kernel
+        if _k.preempt:
+            _k.sched.preempt()
+"""
+
+_FAST_UNTRACED = _FAST_HEAD + """
+        try:
+            _r = _impl(self._p, {vals})
+        except _ZxError:
+            _k.now += _cost
+            raise
+        except _MicrosimError:
+            raise
+        except TypeError as _e:
+            _k.now += _cost
+            raise _panic(_name, _e) from _e
+        except Exception as _e:
+            raise _panic(_name, _e) from _e
+        _k.now += _cost
+        if _k.invariants is not None:
+            _k.invariants(_name)
+        return _r
+    return {method}
+"""
+
+_FAST_TRACED = _FAST_HEAD + """
+        _pr = self._p
+        _pid = _pr.koid
+        _sc = _k.sc_counter + 1
+        _k.sc_counter = _sc
+        _saved_sc = _k.cur_sc
+        _saved_pid = _k.cur_pid
+        _k.cur_sc = _sc
+        _k.cur_pid = _pid
+        _tid = _k.cur_tid
+        _t0 = _k.now
+        try:
+            _r = _impl(_pr, {vals})
+        except BaseException as _e:
+            raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
+                          _saved_sc, _saved_pid, _append, _buf, _batch, _flush, _strace)
+        _now = _k.now = _k.now + _cost
+        _args = ({vals_tuple})
+        for _a in _args:
+            if _type(_a) not in _scalars:
+                _args = _tuple(_map(_freeze, _args))
+                break
+        _row = ("syscall", _t0, _sc, _pid, _tid, _name, _args,
+                0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0)
+        _append(_row)
+        _k.cur_sc = _saved_sc
+        _k.cur_pid = _saved_pid
+        if _strace is not None:
+            _strace(_row)
+        if _len(_buf) >= _batch:
+            _flush()
+        if _k.invariants is not None:
+            _k.invariants(_name)
+        return _r
+    return {method}
+"""
+_FACTORIES: dict[tuple[Any, ...], Callable[..., Any]] = {}
+
+
+def _slow(generic: Callable[..., Any], params: tuple[str, ...], self: SyscallFacade,
+          vals: list[Any], extra: tuple[Any, ...]) -> Any:
+    """A call with missing or extra arguments: rebuilt as it was made, then made through
+    the generic method (which reports the mismatch as ZX_ERR_INVALID_ARGS)."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    gap = False
+    for p, v in zip(params, vals):
+        if v is _NO:
+            gap = True
+        elif gap:
+            kwargs[p] = v  # after a missing one, it can only have come by keyword
+        else:
+            args.append(v)
+    return generic(self, *args, *extra, **kwargs)
+
+
+def _fast_method(
+    kernel: Kernel, name: str, impl: SyscallImpl, spec: SyscallSpec,
+    generic: Callable[..., Any], traced: bool,
+) -> Callable[..., Any] | None:
+    """The fast facade method of `spec`, or None if its signature is not plain."""
+    try:
+        params = list(inspect.signature(spec.impl).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind not in plain or p.name.startswith("_") or p.name == "self" for p in params):
+        return None
+    method = spec.method
+    if not method.isidentifier() or method.startswith("_") or keyword.iskeyword(method):
+        return None
+    names = [p.name for p in params]
+    has_default = tuple(p.default is not inspect.Parameter.empty for p in params)
+    key = (traced, method, tuple(names), has_default)
+    factory = _FACTORIES.get(key)
+    if factory is None:
+        defaults = [f"_d{i}" for i, d in enumerate(has_default) if d]
+        sig = "".join(
+            f"{n}=_d{i}, " if d else f"{n}=_NO, " for i, (n, d) in enumerate(zip(names, has_default))
+        )
+        missing = "".join(f"{n} is _NO or " for n, d in zip(names, has_default) if not d)
+        vals = ", ".join(names)
+        src = (_FAST_TRACED if traced else _FAST_UNTRACED).format(
+            defaults=", ".join(defaults) if defaults else "_unused=None",
+            method=method, sig=sig, missing=missing, vals=vals,
+            vals_tuple=vals + ("," if len(names) == 1 else ""),
+        )
+        namespace: dict[str, Any] = {
+            "_NO": _NO, "_ZxError": ZxError, "_MicrosimError": MicrosimError, "_panic": _panic,
+            "_scalars": _SCALARS, "_freeze": freeze, "_slow": _slow, "_failed": _failed,
+            # Builtins by other names: a parameter may be called `len` or `type`.
+            "_len": len, "_type": type, "_tuple": tuple, "_map": map,
+        }
+        exec(compile(src, f"<facade {method}>", "exec"), namespace)
+        factory = namespace["_factory"]
+        _FACTORIES[key] = factory
+    default_values = [p.default for p in params if p.default is not inspect.Parameter.empty]
+    trace = kernel.trace
+    sinks: tuple[Any, ...] = (None, None, 0, None, None)
+    if traced and trace is not None:
+        sinks = (trace.buffer.append, trace.buffer, trace.batch, trace.flush, getattr(kernel, "strace", None))
+    fn = factory(kernel, impl, name, kernel.syscall_ns, generic, tuple(names), *sinks, *default_values)
+    fn.__qualname__ = f"Zx.{method}"
+    fn.__doc__ = spec.doc
+    return fn  # type: ignore[no-any-return]
+
+
 class SyscallTable:
     """All syscalls of one kernel, and the facade class built from them."""
 
@@ -261,9 +469,10 @@ class SyscallTable:
         hooks = [h for h in self.hooks if h.matches(spec.name)]
         impl = _observed(spec, hooks) if hooks else spec.impl
         name = spec.name
-        if kernel.trace is None:
-            return self._untraced(kernel, name, impl, spec)
-        return self._traced(kernel, name, impl, spec)
+        traced = kernel.trace is not None
+        generic = (self._traced if traced else self._untraced)(kernel, name, impl, spec)
+        fast = _fast_method(kernel, name, impl, spec, generic, traced)
+        return generic if fast is None else fast
 
     @staticmethod
     def _untraced(
@@ -331,33 +540,10 @@ class SyscallTable:
             t0 = k.now
             try:
                 result = impl(p, *args, **kwargs)
-            except ZxError as err:
-                status: int | None = err.status
-                out: Any = freeze(err.out) if err.out else None
-                error: BaseException = err
-            except MicrosimError as exc:
-                if isinstance(exc, Deadlock):
-                    status, out = None, {"unwound": "deadlock"}
-                else:
-                    status, out = zx.ZX_ERR_INTERNAL, None
-                error = exc
-            except TypeError as exc:
-                if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
-                    status, out = _INVALID_ARGS, None
-                    error = ZxError(_INVALID_ARGS, f"{name}: {exc}")
-                    error.__suppress_context__ = True
-                else:
-                    status, out = zx.ZX_ERR_INTERNAL, None
-                    error = _panic(name, exc)
-                    error.__cause__ = exc
-            except Exception as exc:
-                status, out = zx.ZX_ERR_INTERNAL, None
-                error = _panic(name, exc)
-                error.__cause__ = exc
             except BaseException as exc:
-                # The call never returns: its thread was killed, or the kernel is
-                # shutting down while it was blocked.
-                status, out, error = None, {"unwound": _unwound_reason(k, exc)}, exc
+                # _failed sets the cause; the original exception is re-raised as it is.
+                raise _failed(k, exc, name, params, args, kwargs, cost, t0, sc, pid, tid,  # noqa: B904
+                              saved_sc, saved_pid, append, buf, batch, flush, strace)
             else:
                 # The common case, kept short: scalars are recorded as they are.
                 now = k.now = k.now + cost
@@ -378,24 +564,6 @@ class SyscallTable:
                 if k.invariants is not None:
                     k.invariants(name)
                 return result
-            # A failed or unwound call.
-            if status is not None:
-                k.now += cost
-            failed: tuple[Any, ...] = (
-                "syscall", t0, sc, pid, tid, name,
-                _named_args(params, args, kwargs) if kwargs else tuple(map(freeze, args)),
-                status, out, k.now - t0,
-            )
-            append(failed)
-            k.cur_sc = saved_sc
-            k.cur_pid = saved_pid
-            if strace is not None:
-                strace(failed)
-            if len(buf) >= batch:
-                flush()
-            if status is not None and status != zx.ZX_ERR_INTERNAL and k.invariants is not None:
-                k.invariants(name)
-            raise error
 
         syscall.__name__ = spec.method
         syscall.__qualname__ = f"Zx.{spec.method}"
