@@ -1,7 +1,8 @@
 """`microsim trace summary`: syscalls by name and status, objects by type, peaks, errors.
 
-This is the hot path of trace analysis: the shared reader's records (one `orjson.loads`
-per line) and a few dict updates, no per-event objects.
+This is the hot path of trace analysis: one `orjson.loads` per line (the shared reader's
+`project`, which picks the few fields needed out of each row) and a few dict updates, no
+per-event objects.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from collections import Counter
 from typing import IO, Any
 
 from microsim import zx
-from microsim.trace import records
+from microsim.trace import project
+
+# The fields the summary reads (the reader skips the rest).
+_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "syscall": ("name", "status"), "object_created": ("type",), "object_destroyed": ("type",),
+    "trace_start": None,
+}
 
 
 def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
@@ -21,16 +28,15 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
     header: dict[str, Any] = {}
-    last: dict[str, Any] = {}
+    end_t = 0
     n = 0
     f = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
     try:
-        for _, rec in records(f):
+        for kind, end_t, rec in project(f, _FIELDS):  # noqa: B007 - the last t is the end
             n += 1
-            kind = rec["kind"]
             # Most records are syscalls and handle events: test those first.
             if kind == "syscall":
-                key = (rec["name"], rec["status"])
+                key = rec
                 statuses[key] = statuses.get(key, 0) + 1
             elif kind == "handle_created":
                 live_handles += 1
@@ -39,24 +45,22 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
             elif kind == "handle_closed":
                 live_handles -= 1
             elif kind == "object_created":
-                t = rec["type"]
+                t = rec[0]
                 created[t] = created.get(t, 0) + 1
                 live_objects += 1
                 if live_objects > peak_objects:
                     peak_objects = live_objects
             elif kind == "object_destroyed":
-                t = rec["type"]
+                t = rec[0]
                 destroyed[t] = destroyed.get(t, 0) + 1
                 live_objects -= 1
             elif kind == "trace_start":
                 header = rec
-            last = rec
             if progress is not None and not n & 0xFFFF:
                 progress(f.tell())
     finally:
         if isinstance(path, str):
             f.close()
-    end_t = last.get("t", 0)
     syscalls: Counter[str] = Counter()
     for (name, _), count in statuses.items():
         syscalls[name] += count
