@@ -200,7 +200,7 @@ def render_rows(rows: Sequence[Any]) -> bytes:
 
     One `orjson.dumps` call for the whole batch: the rows are interleaved with a raw
     newline fragment, which JSON text can contain nowhere else, so the output splits
-    into lines by one `replace`. If the batch holds a value orjson refuses, each row is
+    into lines at those fragments. If the batch holds a value orjson refuses, each row is
     rendered alone and a failing row is sanitised: rendering never raises.
     """
     if not rows:
@@ -211,7 +211,11 @@ def render_rows(rows: Sequence[Any]) -> bytes:
         data = orjson.dumps(inter, default=_json_default)
     except (TypeError, ValueError, RecursionError):
         return b"".join(_render_one(row) for row in rows)
-    return data[1:-3].replace(b",\n,", b"\n") + b"\n"
+    # split + join is several times faster than replace() here: the pattern ends in a
+    # comma, the commonest byte of the text.
+    lines = data[1:-3].split(b",\n,")
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 def _render_one(row: Any) -> bytes:

@@ -295,7 +295,7 @@ class _Missing:
 _NO: Any = _Missing()
 
 _FAST_HEAD = """
-def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _batch, _flush,
+def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _trace, _flush,
              _strace, {defaults}):
     def {method}(self, {sig}*_extra):
         if {missing}_extra:
@@ -340,7 +340,7 @@ _FAST_TRACED = _FAST_HEAD + """
             _r = _impl(_pr, {vals})
         except BaseException as _e:
             raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
-                          _saved_sc, _saved_pid, _append, _buf, _batch, _flush, _strace)
+                          _saved_sc, _saved_pid, _append, _buf, _trace.batch, _flush, _strace)
         _now = _k.now = _k.now + _cost
         _args = ({vals_tuple})
         for _a in _args:
@@ -354,7 +354,7 @@ _FAST_TRACED = _FAST_HEAD + """
         _k.cur_pid = _saved_pid
         if _strace is not None:
             _strace(_row)
-        if _len(_buf) >= _batch:
+        if _len(_buf) >= _trace.batch:
             _flush()
         if _k.invariants is not None:
             _k.invariants(_name)
@@ -425,7 +425,7 @@ def _fast_method(
     trace = kernel.trace
     sinks: tuple[Any, ...] = (None, None, 0, None, None)
     if traced and trace is not None:
-        sinks = (trace.buffer.append, trace.buffer, trace.batch, trace.flush, getattr(kernel, "strace", None))
+        sinks = (trace.buffer.append, trace.buffer, trace, trace.flush, getattr(kernel, "strace", None))
     fn = factory(kernel, impl, name, kernel.syscall_ns, generic, tuple(names), *sinks, *default_values)
     fn.__qualname__ = f"Zx.{method}"
     fn.__doc__ = spec.doc
@@ -519,7 +519,6 @@ class SyscallTable:
         trace.declare_syscall(name, params)
         buf = trace.buffer  # one list for the log's life (flush empties it in place)
         append = buf.append
-        batch = trace.batch
         flush = trace.flush
         strace: Callable[[tuple[Any, ...]], None] | None = getattr(kernel, "strace", None)
         scalars = _SCALARS
@@ -543,7 +542,7 @@ class SyscallTable:
             except BaseException as exc:
                 # _failed sets the cause; the original exception is re-raised as it is.
                 raise _failed(k, exc, name, params, args, kwargs, cost, t0, sc, pid, tid,  # noqa: B904
-                              saved_sc, saved_pid, append, buf, batch, flush, strace)
+                              saved_sc, saved_pid, append, buf, trace.batch, flush, strace)
             else:
                 # The common case, kept short: scalars are recorded as they are.
                 now = k.now = k.now + cost
@@ -559,7 +558,7 @@ class SyscallTable:
                 k.cur_pid = saved_pid
                 if strace is not None:
                     strace(row)
-                if len(buf) >= batch:
+                if len(buf) >= trace.batch:
                     flush()
                 if k.invariants is not None:
                     k.invariants(name)
