@@ -340,3 +340,20 @@ def test_facade_argument_mismatches_are_invalid_args(traced: bool) -> None:
         assert [c["status"] for c in calls] == [zx.ZX_ERR_INVALID_ARGS] * 4 + [0]
         assert calls[3]["args"] == {"rights": zx.ZX_RIGHT_READ}
         assert calls[2]["args"] == {"handle": v, "rights": 0, "*extra": [1]}
+
+
+def test_header_is_first_even_if_events_come_before_it() -> None:
+    from microsim.core.eventlog import EventLog
+
+    out = io.BytesIO()
+    log = EventLog(out)
+    log.add(("signal", 0, 0, 0, 0, 1024, 0, 1))
+    log.add(("trace_start", 0, 0, 0, 0, 2, 7, ["core"], 1000))
+    log.close()
+    recs = [r for _, r in trace.records(io.BytesIO(out.getvalue()))]
+    assert [r["kind"] for r in recs] == ["trace_start", "signal"] and recs[0]["seed"] == 7
+    out = io.BytesIO()
+    log = EventLog(out)
+    log.add(("signal", 0, 0, 0, 0, 1024, 0, 1))
+    log.close()
+    assert [r["kind"] for _, r in trace.records(io.BytesIO(out.getvalue()))] == ["trace_start", "signal"]

@@ -459,9 +459,16 @@ class EventLog:
     def _render(self, rows: list[Any]) -> None:
         self.count += len(rows)
         if not self.header_done:
+            # The header is the first line, even if events were made before the kernel
+            # emitted its trace_start row (or if it never does).
             self.header_done = True
-            if type(rows[0]) is tuple and rows[0][0] == "trace_start":
-                rows[0] = self.header(rows[0])
+            start = next((i for i, r in enumerate(rows) if type(r) is tuple and r[0] == "trace_start"), None)
+            if start is None:
+                head = self.header(("trace_start", 0, 0, 0, 0, TRACE_FORMAT_VERSION))
+            else:
+                head = self.header(rows.pop(start))
+            rows.insert(0, head)
+            self.count += 1 if start is None else 0
         if self._processors:
             rows = self._process(rows)
         if self._file is None and self.records is None:
