@@ -357,3 +357,23 @@ def test_header_is_first_even_if_events_come_before_it() -> None:
     log.add(("signal", 0, 0, 0, 0, 1024, 0, 1))
     log.close()
     assert [r["kind"] for _, r in trace.records(io.BytesIO(out.getvalue()))] == ["trace_start", "signal"]
+
+
+def test_project_reads_chosen_fields_of_both_versions(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with Kernel(seed=1, trace=str(path)) as k:
+        p = k.create_process("a")
+        v = p.zx.vmo_create(4096, 0)
+        p.zx.handle_close(v)
+    wanted: dict[str, tuple[str, ...] | None] = {
+        "syscall": ("name", "status"), "object_created": ("type", "nope"), "trace_start": None}
+    got = list(trace.project(str(path), wanted))
+    assert got[0][0] == "trace_start" and got[0][2]["version"] == 2
+    assert ("syscall", 0, ("zx_vmo_create", 0)) in got
+    assert ("object_created", 0, ("vmo", None)) in got
+    assert all(vals is None for kind, _, vals in got if kind not in wanted)
+    # The same through `trace cat` output (objects, read like version 1).
+    cat = tmp_path / "cat.jsonl"
+    with open(cat, "wb") as f:
+        trace.cat(str(path), f)
+    assert list(trace.project(str(cat), wanted))[1:] == got[1:]
