@@ -342,11 +342,10 @@ _FAST_TRACED = _FAST_HEAD + """
             raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
                           _saved_sc, _saved_pid, _append, _buf, _trace.batch, _flush, _strace)
         _now = _k.now = _k.now + _cost
-        _args = ({vals_tuple})
-        for _a in _args:
-            if _type(_a) not in _scalars:
-                _args = _tuple(_map(_freeze, _args))
-                break
+        if {all_scalar}:
+            _args = ({vals_tuple})
+        else:
+            _args = _tuple(_map(_freeze, ({vals_tuple})))
         _row = ("syscall", _t0, _sc, _pid, _tid, _name, _args,
                 0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0)
         _append(_row)
@@ -411,6 +410,7 @@ def _fast_method(
             defaults=", ".join(defaults) if defaults else "_unused=None",
             method=method, sig=sig, missing=missing, vals=vals,
             vals_tuple=vals + ("," if len(names) == 1 else ""),
+            all_scalar=" and ".join(f"_type({n}) in _scalars" for n in names) or "True",
         )
         namespace: dict[str, Any] = {
             "_NO": _NO, "_ZxError": ZxError, "_MicrosimError": MicrosimError, "_panic": _panic,
