@@ -297,7 +297,17 @@ def test_strace_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
             p.zx.object_signal(v, 0, zx.ZX_USER_SIGNAL_0 | 1 << 40)
         k.create_thread(p, lambda: p.zx.nanosleep(p.zx.deadline_after(5000)), name="sleeper")
         k.run()
+    with Kernel(seed=1, strace=out, trace=str(tmp_path / "t.jsonl")) as k:  # both at once
+        p = k.create_process("app")
+        a, _ = p.zx.channel_create(0)
+        k.create_thread(p, lambda: p.zx.object_wait_one(a, zx.ZX_CHANNEL_READABLE, zx.ZX_TIME_INFINITE),
+                        name="stuck")
+        with pytest.raises(Deadlock):
+            k.run()
+    assert len(list(trace.records(str(tmp_path / "t.jsonl")))) > 5
     lines = out.getvalue().splitlines()
+    stuck = next(x for x in lines if "zx_object_wait_one" in x)
+    assert "= ? <unwound: kernel shutdown>" in stuck and "signals=READABLE" in stuck
     assert "\x1b[" not in out.getvalue()  # no colour off a terminal
     dup = next(x for x in lines if "zx_handle_duplicate" in x)
     assert "rights=DUPLICATE|READ" in dup and "[ZX_OK]" in dup and "proc=app" in dup
