@@ -6,9 +6,11 @@ arguments by name (handles in hex, rights and signals decoded), its result or st
 and its start and duration in virtual time. Lines go through structlog's `ConsoleRenderer`,
 coloured only when the stream is a terminal:
 
-    12.000µs zx_handle_duplicate(handle=0x4bd8a5e3, rights=SAME_RIGHTS) = 0x3dc1b6a7 [ZX_OK] dur=1µs proc=app thread=main
+         1µs zx_handle_duplicate(handle=0x582241d3, rights=DUPLICATE|READ) = 0xb33a7e0f [ZX_OK] dur=1µs sc=2 proc=app thread=-
+         3µs zx_handle_close(handle=0x5) = [ZX_ERR_BAD_HANDLE] dur=1µs sc=4 proc=app thread=-
+         1µs zx_object_wait_one(handle=0x585e2d03, signals=READABLE, deadline=9223372036854775807) = ? <unwound: kernel shutdown> dur=0µs sc=2 proc=app thread=stuck
 
-Printing is per syscall, in Python: it costs what a line of text costs (bench/bench_handles.py
+(`thread=-`: a call made directly from Python.) Printing is per syscall, in Python: it costs what a line of text costs (bench/bench_handles.py
 measures it), and only when asked for.
 """
 
