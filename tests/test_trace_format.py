@@ -387,3 +387,16 @@ def test_project_reads_chosen_fields_of_both_versions(tmp_path: Path) -> None:
     with open(cat, "wb") as f:
         trace.cat(str(path), f)
     assert list(trace.project(str(cat), wanted))[1:] == got[1:]
+
+
+def test_a_trace_cut_short_reads_up_to_the_cut(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    _every_kind_run(str(path))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) * 3 // 4])  # past the header, in the middle of a line
+    whole = [r for _, r in trace.records(str(path))]
+    part = [r for _, r in trace.records(str(cut))]
+    assert 5 < len(part) < len(whole) and part == whole[: len(part)]
+    assert len(list(trace.project(str(cut), {}))) == len(part)
+    assert cli_main(["trace", "summary", str(cut)]) == 0

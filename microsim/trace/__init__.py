@@ -85,6 +85,8 @@ def _read(path: str | IO[bytes], schema: Schema) -> Iterator[tuple[int, dict[str
             except orjson.JSONDecodeError as exc:
                 if not line.strip():
                     continue
+                if not line.endswith(b"\n"):
+                    return  # the last line of a trace cut short (a crash): stop before it
                 raise TraceError(f"line {n}: not JSON ({exc})") from None
             if type(row) is list and version == 2:
                 # The common case, kept short: a positional row of a declared kind.
@@ -168,6 +170,8 @@ def project(
             except orjson.JSONDecodeError as exc:
                 if not line.strip():
                     continue
+                if not line.endswith(b"\n"):
+                    return  # the last line of a trace cut short (a crash): stop before it
                 raise TraceError(f"line {n}: not JSON ({exc})") from None
             if type(row) is list and version == 2:
                 try:
