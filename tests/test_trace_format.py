@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog
 
 from microsim import Kernel, ZxError, trace, zx
 from microsim.cli import main as cli_main
@@ -233,6 +234,16 @@ def test_user_processors_add_and_drop_fields(tmp_path: Path) -> None:
     assert sig["old"] is None and sig["new"] & zx.ZX_USER_SIGNAL_1
     call = next(r for r in recs if r["kind"] == "syscall")
     assert call["args"] == {"size": 4096, "options": 0}
+
+    def drop_all(logger: Any, method: str, rec: dict[str, Any]) -> dict[str, Any]:
+        raise structlog.DropEvent
+
+    for procs in ([drop_all], [structlog.processors.JSONRenderer()]):
+        with Kernel(seed=1, trace=str(path), trace_processors=procs) as k:
+            k.create_process("a").zx.vmo_create(4096, 0)
+        recs = [r for _, r in trace.records(str(path))]
+        assert recs[0]["kind"] == "trace_start"  # the header is never dropped
+        assert len(recs) == 1 if procs == [drop_all] else len(recs) > 5
 
 
 def test_versions(tmp_path: Path) -> None:

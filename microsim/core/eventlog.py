@@ -489,9 +489,12 @@ class EventLog:
             record = row if type(row) is dict else self.named(row)
             try:
                 for proc in processors:
-                    record = proc(logger, "info", record)
+                    result = proc(logger, "info", record)
+                    if isinstance(result, dict):  # a renderer's text is not a record: ignored
+                        record = result
             except structlog.DropEvent:
-                continue
+                if type(row) is not dict:
+                    continue  # the header and kind declarations cannot be dropped
             if type(row) is dict:
                 out.append(record)
                 continue
