@@ -92,7 +92,7 @@ class StraceView:
 
     def __init__(self, kernel: Kernel, stream: IO[str]) -> None:
         self.kernel = kernel
-        self.stream = stream
+        self.stream: IO[str] | None = stream
         isatty = getattr(stream, "isatty", None)
         colors = bool(isatty()) if isatty is not None else False
         self._render = structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0, sort_keys=False)
@@ -141,7 +141,13 @@ class StraceView:
         return str(self._render(None, "info", event))
 
     def __call__(self, row: tuple[Any, ...]) -> None:
-        self.stream.write(self.line(row) + "\n")
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(self.line(row) + "\n")
+        except (OSError, ValueError):
+            # The stream is gone (closed, broken pipe): stop printing, keep simulating.
+            self.stream = None
 
 
 class _Default:
