@@ -2,8 +2,12 @@
 
 The table is built once when the kernel starts: a syscall call is a plain Python call
 into the implementation, never a pluggy hook call. Each facade method is generated for
-its syscall in one of two shapes: untraced (one attribute test, the call, exception
-mapping) or traced (adds sequence number, context and one tuple appended to the log).
+its syscall with the syscall's own parameter list (see "fast facade" below), in one of two
+shapes: untraced (one attribute test, the call, exception mapping) or traced (adds the
+sequence number, the context, and one flat tuple appended to the event log; the argument
+names are the syscall's schema, written once in the trace header). A call that never
+returns (its thread killed, a deadlock, the kernel shutting down while it was blocked) is
+recorded with status None and `{"unwound": why}`.
 Syscall observers (enter / exit / replace) are composed into the implementation only for
 the syscalls they select, so an unobserved syscall pays nothing for them.
 """
