@@ -180,6 +180,21 @@ def test_syscall_that_never_returns_is_unwound_not_ok(tmp_path: Path) -> None:
     assert cli_main(["trace", "summary", str(path)]) == 0
 
 
+def test_summary_of_calls_that_returned_and_unwound(tmp_path: Path) -> None:
+    from microsim.trace.summary import summarize
+
+    path = tmp_path / "t.jsonl"
+    with Kernel(seed=1, trace=str(path)) as k:
+        p = k.create_process("a")
+        a, _ = p.zx.channel_create(0)
+        p.zx.object_wait_one(a, zx.ZX_CHANNEL_WRITABLE, 0)
+        k.create_thread(p, lambda: p.zx.object_wait_one(a, zx.ZX_CHANNEL_READABLE, zx.ZX_TIME_INFINITE))
+        with pytest.raises(Deadlock):
+            k.run()
+    s = summarize(str(path))
+    assert s["syscalls_by_status"]["zx_object_wait_one"] == {"ZX_OK": 1, "unwound": 1}
+
+
 def test_events_outside_syscalls_are_flushed_by_batch(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     with Kernel(seed=1, trace=str(path)) as k:

@@ -66,8 +66,9 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
         syscalls[name] += count
     by_status: dict[str, dict[str, int]] = {}
     errors: dict[str, dict[str, int]] = {}
-    for (name, status), count in sorted(statuses.items()):
-        label = zx.zx_status_get_string(status)
+    # A syscall that never returned has status None (its result says why it unwound).
+    for (name, status), count in sorted(statuses.items(), key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or 0)):
+        label = "unwound" if status is None else zx.zx_status_get_string(status)
         by_status.setdefault(name, {})[label] = count
         if status != 0:
             errors.setdefault(name, {})[label] = count
