@@ -14,9 +14,11 @@ the syscalls they select, so an unobserved syscall pays nothing for them.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import inspect
 import keyword
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -384,23 +386,45 @@ def _slow(generic: Callable[..., Any], params: tuple[str, ...], self: SyscallFac
     return generic(self, *args, *extra, **kwargs)
 
 
+_SHAPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _shape(impl: SyscallImpl) -> tuple[list[str], tuple[bool, ...], list[Any]] | None:
+    """Parameter names, which have defaults, and the defaults (None: not a plain
+    signature). Cached per implementation: kernels are made often."""
+    try:
+        return _SHAPES[impl]  # type: ignore[no-any-return]
+    except (KeyError, TypeError):
+        pass
+    shape: tuple[list[str], tuple[bool, ...], list[Any]] | None
+    try:
+        params = list(inspect.signature(impl).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = None
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if params is None or any(p.kind not in plain or p.name.startswith("_") or p.name == "self" for p in params):
+        shape = None
+    else:
+        shape = (
+            [p.name for p in params],
+            tuple(p.default is not inspect.Parameter.empty for p in params),
+            [p.default for p in params if p.default is not inspect.Parameter.empty],
+        )
+    with contextlib.suppress(TypeError):  # not weak-referenceable: not cached
+        _SHAPES[impl] = shape
+    return shape
+
+
 def _fast_method(
     kernel: Kernel, name: str, impl: SyscallImpl, spec: SyscallSpec,
     generic: Callable[..., Any], traced: bool,
 ) -> Callable[..., Any] | None:
     """The fast facade method of `spec`, or None if its signature is not plain."""
-    try:
-        params = list(inspect.signature(spec.impl).parameters.values())[1:]
-    except (TypeError, ValueError):
-        return None
-    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if any(p.kind not in plain or p.name.startswith("_") or p.name == "self" for p in params):
-        return None
+    shape = _shape(spec.impl)
     method = spec.method
-    if not method.isidentifier() or method.startswith("_") or keyword.iskeyword(method):
+    if shape is None or not method.isidentifier() or method.startswith("_") or keyword.iskeyword(method):
         return None
-    names = [p.name for p in params]
-    has_default = tuple(p.default is not inspect.Parameter.empty for p in params)
+    names, has_default, default_values = shape
     key = (traced, method, tuple(names), has_default)
     factory = _FACTORIES.get(key)
     if factory is None:
@@ -425,7 +449,6 @@ def _fast_method(
         exec(compile(src, f"<facade {method}>", "exec"), namespace)
         factory = namespace["_factory"]
         _FACTORIES[key] = factory
-    default_values = [p.default for p in params if p.default is not inspect.Parameter.empty]
     trace = kernel.trace
     sinks: tuple[Any, ...] = (None, None, 0, None, None)
     if traced and trace is not None:
