@@ -43,11 +43,9 @@ import multiprocessing
 import random
 import re
 import signal
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from microsim.core.object import KernelObject
@@ -97,18 +95,6 @@ class Schedule:
 
 
 # ---------------------------------------------------------------------------- reduction
-def _syscall_frame() -> FrameType | None:
-    """The syscall facade's frame that called `Scheduler.preempt` (if recognisable)."""
-    frame: FrameType | None = sys._getframe(1)
-    for _ in range(6):
-        if frame is None:
-            return None
-        if "name" in frame.f_code.co_freevars and "args" in frame.f_code.co_varnames:
-            return frame
-        frame = frame.f_back
-    return None
-
-
 def _private(proc: Process, obj: KernelObject, seen: int = 0) -> bool:
     if obj.type_name in ("process", "thread", "job") or obj.kernel_refs:
         return False
@@ -141,14 +127,9 @@ def private_syscall(thread: Thread) -> bool:
     proc = thread.process
     if any(o is not thread and o.state != "dead" for o in proc.threads):
         return False
-    frame = _syscall_frame()
-    if frame is None:
-        return False
-    loc = frame.f_locals
-    name = str(loc.get("name", ""))
+    name, args = thread.kernel.sched.entering
     if not name or any(word in name for word in _ALWAYS_STEP):
         return False
-    args = list(loc.get("args", ())) + list(dict(loc.get("kwargs", {})).values())
     for v in _values(args):
         h = proc.handles.get(v)
         if h is not None and not _private(proc, h.obj):

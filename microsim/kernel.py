@@ -30,6 +30,7 @@ from microsim.core.plugins import (
     resolve,
 )
 from microsim.core.sched import Scheduler
+from microsim.core.strace import StraceView
 from microsim.core.syscall import SyscallHook, SyscallTable
 from microsim.errors import MemoryFault, PluginError, ZxError
 from microsim.objects import exception as exceptions
@@ -60,7 +61,10 @@ class Kernel:
     JSON-lines trace; `capture=True` keeps the trace records in `kernel.trace.records`.
     `memory`: simulated memory size in bytes (default 1 GiB; None: unlimited, at the risk
     of a program committing more pages than the host has). `check_invariants=True`
-    runs the invariant checker after every syscall.
+    runs the invariant checker after every syscall. `strace`: a text stream on which
+    each syscall is printed as it returns (see `microsim.core.strace`).
+    `debugging_syscalls=True` enables zx_process_write_memory (Zircon's
+    `kernel.enable-debugging-syscalls`).
 
     Kernels that load the same plugins share one pluggy manager (`kernel.pm`), so
     building one costs a few milliseconds: register plugins through the entry points or
@@ -79,6 +83,7 @@ class Kernel:
         memory: int | None = DEFAULT_MEMORY,
         check_invariants: bool = False,
         debugging_syscalls: bool = False,
+        strace: IO[str] | None = None,
     ) -> None:
         self.seed = seed
         self.syscall_ns = syscall_ns
@@ -111,9 +116,12 @@ class Kernel:
         self.cur_pid = 0
         self.cur_tid = 0
         self.trace: EventLog | None = None
-        if trace is not None or capture:
+        if trace is not None or capture or strace is not None:
             self.trace = EventLog(trace, capture=capture, processors=trace_processors)
-        self.trace_batch = 4096
+        # A live strace-style view: called with each syscall's row as it returns.
+        self.strace: Callable[[tuple[Any, ...]], None] | None = (
+            None if strace is None else StraceView(self, strace)
+        )
         self.preempt = False
         self.sched = Scheduler(self, seed)
         self.invariants: Callable[[str], None] | None = None
@@ -388,7 +396,10 @@ class Kernel:
         """Append an event (call only when `self.trace is not None`)."""
         trace = self.trace
         if trace is not None:
-            trace.buffer.append((kind, self.now, self.cur_sc, self.cur_pid, self.cur_tid, *fields))
+            buf = trace.buffer
+            buf.append((kind, self.now, self.cur_sc, self.cur_pid, self.cur_tid, *fields))
+            if len(buf) >= trace.batch:
+                trace.flush()
 
     # ------------------------------------------------------------------ handles
     def next_handle_value(self) -> int:

@@ -9,6 +9,7 @@ that return code (its low 8 bits, kept non-zero); 2 a usage or input error (bad 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,6 +99,9 @@ def add_run_command(subparsers: Any) -> None:
                    help="do not shrink the first failures to the shortest failing schedule")
     p.add_argument("--trace", metavar="PATH",
                    help="write the JSON-lines trace here (many runs: one per failing run, see below)")
+    p.add_argument("--strace", action="store_true",
+                   help="one run only: print each syscall on stderr as it returns (strace-style: "
+                        "names, decoded rights/signals/status, duration in virtual ns)")
     p.set_defaults(func=cmd_run, program_args=[])
 
 
@@ -169,6 +173,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--jobs is for local workers; with --cluster the cluster's workers run")
     if args.cluster is not None and args.seeds is None and args.explore is None:
         raise UsageError("--cluster needs --seeds or --explore random/pct")
+    if args.strace and (args.seeds is not None or args.explore is not None or args.schedule is not None):
+        raise UsageError("--strace shows one run: drop --seeds/--explore/--schedule")
     if args.runs is not None and args.explore not in ("random", "pct"):
         raise UsageError("--runs goes with --explore random or pct (--seeds gives its own count)")
 
@@ -201,7 +207,8 @@ def _single(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         seed = 0 if args.seed is None else args.seed
         strat = explore.RandomStrategy(seed)
-        r = run_program(args.program, seed=seed, trace=args.trace, args=prog_args, strategy=strat)
+        r = run_program(args.program, seed=seed, trace=args.trace, args=prog_args, strategy=strat,
+                        strace=sys.stderr if args.strace else None)
         r.schedule = str(strat.schedule(seed))
     out.print(f"seed {r.seed}: {'ok' if r.ok else 'FAILED'}", markup=False)
     out.print(f"syscalls {r.syscalls}, errors {r.errors}, objects alive {r.live_objects}, "

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType, ModuleType
-from typing import Any
+from typing import IO, Any
 
 import greenlet
 
@@ -365,12 +365,13 @@ class RunResult:
 def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args: Sequence[str] = (),
                 plugins: Sequence[str] | None = None,
                 strategy: Callable[[Kernel], SchedulingStrategy] | None = None,
-                capture: bool = False) -> RunResult:
+                capture: bool = False, strace: IO[str] | None = None) -> RunResult:
     """Run a program to completion under one seed and summarise what happened.
 
     `strategy`, if given, is called with the new kernel and returns the scheduling
     strategy for the run (see `microsim.explore`). `capture=True` collects what the
-    program prints into `RunResult.output` instead of letting it through.
+    program prints into `RunResult.output` instead of letting it through. `strace`: a
+    text stream for the live strace-style view of every syscall (`Kernel(strace=...)`).
     """
     counts = {"syscalls": 0, "errors": 0}
     result = RunResult(seed=seed, ok=True, trace=trace)
@@ -379,7 +380,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         if buffer is not None:
             stack.enter_context(contextlib.redirect_stdout(buffer))
             stack.enter_context(contextlib.redirect_stderr(buffer))
-        kernel = stack.enter_context(Kernel(seed=seed, trace=trace, plugins=plugins))
+        kernel = stack.enter_context(Kernel(seed=seed, trace=trace, plugins=plugins, strace=strace))
         if strategy is not None:
             kernel.sched.set_strategy(strategy(kernel))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import structlog
 
-from microsim import Kernel, ZxError, zx
+from microsim import Kernel, ZxError, trace, zx
 
 
 def test_structlog_processors_run_on_records(tmp_path: Any) -> None:
@@ -28,7 +27,7 @@ def test_structlog_processors_run_on_records(tmp_path: Any) -> None:
     with Kernel(plugins=[], trace=str(path), trace_processors=[tag, drop_signals]) as k:
         p = k.create_process("a")
         p.zx.handle_close(p.zx.handle_duplicate(p.self_handle, zx.ZX_RIGHT_SAME_RIGHTS))
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records = [r for _, r in trace.records(str(path))]
     assert all(r["run"] == "r1" for r in records)
     assert "handle_closed" in seen and not [r for r in records if r["kind"] == "handle_closed"]
 
@@ -39,7 +38,7 @@ def test_trace_is_flushed_when_the_program_raises(tmp_path: Any) -> None:
         p = k.create_process("a")
         p.zx.handle_duplicate(p.self_handle, zx.ZX_RIGHT_SAME_RIGHTS)
         raise RuntimeError("program bug")
-    kinds = [json.loads(line)["kind"] for line in path.read_text().splitlines()]
+    kinds = [r["kind"] for _, r in trace.records(str(path))]
     assert "syscall" in kinds and kinds[-1] == "trace_end"
 
 

@@ -299,9 +299,9 @@ def test_trace_file_is_json_lines(tmp_path: Any) -> None:
         p = k.create_process("a")
         p.zx.testpair_create(0)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert lines[0]["kind"] == "trace_start" and lines[0]["version"] == 1
-    assert lines[-1]["kind"] == "trace_end"
-    assert any(r["kind"] == "syscall" and r["name"] == "zx_testpair_create" for r in lines)
+    assert lines[0]["kind"] == "trace_start" and lines[0]["version"] == 2
+    assert lines[-1][0] == "trace_end"
+    assert any(r[0] == "syscall" and r[5] == "zx_testpair_create" for r in lines[1:])
 
 
 def test_trace_is_deterministic(tmp_path: Any) -> None:

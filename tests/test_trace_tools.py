@@ -45,7 +45,7 @@ def leaky_trace(tmp_path: Path) -> tuple[str, int, int]:
 
 def test_load_filters(demo_trace: str) -> None:
     events = list(load(demo_trace))
-    assert events[0].kind == "trace_start" and events[0].version == 1
+    assert events[0].kind == "trace_start" and events[0].version == 2
     assert events[-1].kind == "trace_end"
     iob = list(load(demo_trace, syscall="iob_*"))
     assert [e.name for e in iob] == ["zx_iob_create"]

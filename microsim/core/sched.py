@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import heapq
 import random
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import greenlet
 
@@ -153,6 +153,8 @@ class Scheduler:
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
+        # The syscall entering at the current preemption point, and its arguments.
+        self.entering: tuple[str, Sequence[Any]] = ("", ())
 
     def set_strategy(self, strategy: SchedulingStrategy) -> None:
         """Route every scheduling decision through `strategy` (same methods as
@@ -180,8 +182,11 @@ class Scheduler:
         """Threads that have not exited."""
         return [t for t in self.threads if t.state != "dead"]
 
-    def preempt(self) -> None:
-        """A preemption point (syscall entry): maybe let another runnable thread run."""
+    def preempt(self, syscall: str = "", args: Sequence[Any] = ()) -> None:
+        """A preemption point (the entry of `syscall`, called with `args`): maybe let
+        another runnable thread run. The syscall and its arguments stay in `entering` for
+        the strategy to look at (an exploring strategy skips choices that cannot matter)."""
+        self.entering = (syscall, args)
         if self.armed_deadlines:
             self.fire_due()
         t = self.current

@@ -2,23 +2,31 @@
 
 The table is built once when the kernel starts: a syscall call is a plain Python call
 into the implementation, never a pluggy hook call. Each facade method is generated for
-its syscall in one of two shapes: untraced (one attribute test, the call, exception
-mapping) or traced (adds sequence number, context and one tuple appended to the log).
+its syscall with the syscall's own parameter list (see "fast facade" below), in one of two
+shapes: untraced (one attribute test, the call, exception mapping) or traced (adds the
+sequence number, the context, and one flat tuple appended to the event log; the argument
+names are the syscall's schema, written once in the trace header). A call that never
+returns (its thread killed, a deadlock, the kernel shutting down while it was blocked) is
+recorded with status None and `{"unwound": why}`.
 Syscall observers (enter / exit / replace) are composed into the implementation only for
 the syscalls they select, so an unobserved syscall pays nothing for them.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import fnmatch
 import inspect
+import keyword
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from microsim import zx
-from microsim.errors import KernelPanic, MicrosimError, PluginError, ZxError
+from microsim.core.eventlog import freeze
+from microsim.core.sched import ThreadExit
+from microsim.errors import Deadlock, KernelPanic, MicrosimError, PluginError, ZxError
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
@@ -196,31 +204,259 @@ def _observed(spec: SyscallSpec, hooks: list[SyscallHook]) -> SyscallImpl:
     return observed_impl
 
 
-def _freeze(value: Any) -> Any:
-    """A trace-safe snapshot of an argument or result (mutable buffers by length)."""
-    t = type(value)
-    if t is int or t is bool or value is None or t is str:
-        return value
-    if t is bytes or t is bytearray or t is memoryview:
-        return {"bytes": len(value)}
-    if t is tuple or t is list:
-        return [_freeze(v) for v in value]
-    if t is dict:
-        return {str(k): _freeze(v) for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, int):
-        return int(value)
-    if callable(value) and hasattr(value, "__qualname__"):  # a function: its name, no address
-        return f"<function {getattr(value, '__module__', '?')}.{value.__qualname__}>"
-    return repr(value)
+_SCALARS = frozenset({int, bool, str, type(None)})
 
 
-_SCALARS = frozenset({int, bool, str, bytes, type(None)})
+def _named_args(params: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call made with keywords, named (the rare path)."""
+    named: dict[str, Any] = {k: freeze(v) for k, v in zip(params, args)}
+    named.update({str(k): freeze(v) for k, v in kwargs.items()})
+    if len(args) > len(params):
+        named["*extra"] = freeze(list(args[len(params):]))
+    return named
+
+
+def _unwound_reason(kernel: Kernel, exc: BaseException) -> str:
+    """Why a syscall never returned (the `unwound` of its record)."""
+    if isinstance(exc, Deadlock):
+        return "deadlock"
+    if kernel.closed:
+        return "kernel shutdown"
+    if isinstance(exc, ThreadExit):
+        return "thread killed"
+    return type(exc).__name__
 
 
 def _panic(name: str, exc: BaseException) -> KernelPanic:
     return KernelPanic(f"{name}: internal {type(exc).__name__}: {exc}")
+
+
+def _failed(
+    k: Kernel, exc: BaseException, name: str, params: tuple[str, ...], args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    cost: int, t0: int, sc: int, pid: int, tid: int, saved_sc: int, saved_pid: int,
+    append: Callable[[Any], None], buf: list[Any], batch: int, flush: Callable[[], None],
+    strace: Callable[[tuple[Any, ...]], None] | None,
+) -> BaseException:
+    """Record a traced syscall that raised; return the exception the caller must raise.
+
+    A ZxError is the call's status. A call that never returns (its thread killed, a
+    deadlock, the kernel shutting down while it was blocked: an exception passing through)
+    is recorded with status None and `{"unwound": why}`. A Python error inside the
+    implementation is a KernelPanic (ZX_ERR_INTERNAL); a call with the wrong arguments,
+    ZX_ERR_INVALID_ARGS.
+    """
+    error: BaseException = exc
+    out: Any = None
+    status: int | None
+    if isinstance(exc, ZxError):
+        status = exc.status
+        out = freeze(exc.out) if exc.out else None
+    elif isinstance(exc, Deadlock):
+        status, out = None, {"unwound": "deadlock"}
+    elif isinstance(exc, MicrosimError):
+        status = zx.ZX_ERR_INTERNAL
+    elif isinstance(exc, TypeError) and exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+        status = _INVALID_ARGS
+        error = ZxError(_INVALID_ARGS, f"{name}: {exc}")
+        error.__suppress_context__ = True
+    elif isinstance(exc, Exception):
+        status = zx.ZX_ERR_INTERNAL
+        error = _panic(name, exc)
+        error.__cause__ = exc
+    else:
+        status, out = None, {"unwound": _unwound_reason(k, exc)}
+    if status is not None:
+        k.now += cost
+    row = ("syscall", t0, sc, pid, tid, name,
+           _named_args(params, args, kwargs) if kwargs else tuple(map(freeze, args)),
+           status, out, k.now - t0)
+    append(row)
+    k.cur_sc = saved_sc
+    k.cur_pid = saved_pid
+    if strace is not None:
+        strace(row)
+    if len(buf) >= batch:
+        flush()
+    if status is not None and status != zx.ZX_ERR_INTERNAL and k.invariants is not None:
+        k.invariants(name)
+    return error
+
+
+# --------------------------------------------------------------------------- fast facade
+# A facade method with the syscall's own parameter list (`def handle_duplicate(self,
+# handle=_NO, rights=_NO, *_extra)`) calls its implementation with plain positional
+# arguments: no `*args` tuple, no `**kwargs` dict per call. A call with too few or too many
+# arguments takes the generic method (`*args, **kwargs`), which maps the mismatch to
+# ZX_ERR_INVALID_ARGS. The source is compiled once per parameter shape and shared by kernels.
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_NO: Any = _Missing()
+
+_FAST_HEAD = """
+def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _trace, _flush,
+             _strace, {defaults}):
+    def {method}(self, {sig}*_extra):
+        if {missing}_extra:
+            return _slow(_generic, _params, self, [{vals}], _extra)
+        _k = _kernel
+        if _k.preempt:
+            _k.sched.preempt(_name, [{vals}])
+"""
+
+_FAST_UNTRACED = _FAST_HEAD + """
+        try:
+            _r = _impl(self._p, {vals})
+        except _ZxError:
+            _k.now += _cost
+            raise
+        except _MicrosimError:
+            raise
+        except TypeError as _e:
+            _k.now += _cost
+            raise _panic(_name, _e) from _e
+        except Exception as _e:
+            raise _panic(_name, _e) from _e
+        _k.now += _cost
+        if _k.invariants is not None:
+            _k.invariants(_name)
+        return _r
+    return {method}
+"""
+
+_FAST_TRACED = _FAST_HEAD + """
+        _pr = self._p
+        _pid = _pr.koid
+        _sc = _k.sc_counter + 1
+        _k.sc_counter = _sc
+        _saved_sc = _k.cur_sc
+        _saved_pid = _k.cur_pid
+        _k.cur_sc = _sc
+        _k.cur_pid = _pid
+        _tid = _k.cur_tid
+        _t0 = _k.now
+        try:
+            _r = _impl(_pr, {vals})
+        except BaseException as _e:
+            raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
+                          _saved_sc, _saved_pid, _append, _buf, _trace.batch, _flush, _strace)
+        _now = _k.now = _k.now + _cost
+        if {all_scalar}:
+            _args = ({vals_tuple})
+        else:
+            _args = _tuple(_map(_freeze, ({vals_tuple})))
+        _row = ("syscall", _t0, _sc, _pid, _tid, _name, _args,
+                0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0)
+        _append(_row)
+        _k.cur_sc = _saved_sc
+        _k.cur_pid = _saved_pid
+        if _strace is not None:
+            _strace(_row)
+        if _len(_buf) >= _trace.batch:
+            _flush()
+        if _k.invariants is not None:
+            _k.invariants(_name)
+        return _r
+    return {method}
+"""
+_FACTORIES: dict[tuple[Any, ...], Callable[..., Any]] = {}
+
+
+def _slow(generic: Callable[..., Any], params: tuple[str, ...], self: SyscallFacade,
+          vals: list[Any], extra: tuple[Any, ...]) -> Any:
+    """A call with missing or extra arguments: rebuilt as it was made, then made through
+    the generic method (which reports the mismatch as ZX_ERR_INVALID_ARGS)."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    gap = False
+    for p, v in zip(params, vals):
+        if v is _NO:
+            gap = True
+        elif gap:
+            kwargs[p] = v  # after a missing one, it can only have come by keyword
+        else:
+            args.append(v)
+    return generic(self, *args, *extra, **kwargs)
+
+
+_SHAPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _shape(impl: SyscallImpl) -> tuple[list[str], tuple[bool, ...], list[Any]] | None:
+    """Parameter names, which have defaults, and the defaults (None: not a plain
+    signature). Cached per implementation: kernels are made often."""
+    try:
+        return _SHAPES[impl]  # type: ignore[no-any-return]
+    except (KeyError, TypeError):
+        pass
+    shape: tuple[list[str], tuple[bool, ...], list[Any]] | None
+    try:
+        params = list(inspect.signature(impl).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = None
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if params is None or any(p.kind not in plain or p.name.startswith("_") or p.name == "self" for p in params):
+        shape = None
+    else:
+        shape = (
+            [p.name for p in params],
+            tuple(p.default is not inspect.Parameter.empty for p in params),
+            [p.default for p in params if p.default is not inspect.Parameter.empty],
+        )
+    with contextlib.suppress(TypeError):  # not weak-referenceable: not cached
+        _SHAPES[impl] = shape
+    return shape
+
+
+def _fast_method(
+    kernel: Kernel, name: str, impl: SyscallImpl, spec: SyscallSpec,
+    generic: Callable[..., Any], traced: bool,
+) -> Callable[..., Any] | None:
+    """The fast facade method of `spec`, or None if its signature is not plain."""
+    shape = _shape(spec.impl)
+    method = spec.method
+    if shape is None or not method.isidentifier() or method.startswith("_") or keyword.iskeyword(method):
+        return None
+    names, has_default, default_values = shape
+    key = (traced, method, tuple(names), has_default)
+    factory = _FACTORIES.get(key)
+    if factory is None:
+        defaults = [f"_d{i}" for i, d in enumerate(has_default) if d]
+        sig = "".join(
+            f"{n}=_d{i}, " if d else f"{n}=_NO, " for i, (n, d) in enumerate(zip(names, has_default))
+        )
+        missing = "".join(f"{n} is _NO or " for n, d in zip(names, has_default) if not d)
+        vals = ", ".join(names)
+        src = (_FAST_TRACED if traced else _FAST_UNTRACED).format(
+            defaults=", ".join(defaults) if defaults else "_unused=None",
+            method=method, sig=sig, missing=missing, vals=vals,
+            vals_tuple=vals + ("," if len(names) == 1 else ""),
+            all_scalar=" and ".join(f"_type({n}) in _scalars" for n in names) or "True",
+        )
+        namespace: dict[str, Any] = {
+            "_NO": _NO, "_ZxError": ZxError, "_MicrosimError": MicrosimError, "_panic": _panic,
+            "_scalars": _SCALARS, "_freeze": freeze, "_slow": _slow, "_failed": _failed,
+            # Builtins by other names: a parameter may be called `len` or `type`.
+            "_len": len, "_type": type, "_tuple": tuple, "_map": map,
+        }
+        exec(compile(src, f"<facade {method}>", "exec"), namespace)
+        factory = namespace["_factory"]
+        _FACTORIES[key] = factory
+    trace = kernel.trace
+    sinks: tuple[Any, ...] = (None, None, 0, None, None)
+    if traced and trace is not None:
+        sinks = (trace.buffer.append, trace.buffer, trace, trace.flush, getattr(kernel, "strace", None))
+    fn = factory(kernel, impl, name, kernel.syscall_ns, generic, tuple(names), *sinks, *default_values)
+    fn.__qualname__ = f"Zx.{method}"
+    fn.__doc__ = spec.doc
+    return fn  # type: ignore[no-any-return]
 
 
 class SyscallTable:
@@ -260,9 +496,10 @@ class SyscallTable:
         hooks = [h for h in self.hooks if h.matches(spec.name)]
         impl = _observed(spec, hooks) if hooks else spec.impl
         name = spec.name
-        if kernel.trace is None:
-            return self._untraced(kernel, name, impl, spec)
-        return self._traced(kernel, name, impl, spec)
+        traced = kernel.trace is not None
+        generic = (self._traced if traced else self._untraced)(kernel, name, impl, spec)
+        fast = _fast_method(kernel, name, impl, spec, generic, traced)
+        return generic if fast is None else fast
 
     @staticmethod
     def _untraced(
@@ -273,7 +510,7 @@ class SyscallTable:
         def syscall(self: SyscallFacade, *args: Any, **kwargs: Any) -> Any:
             k = kernel
             if k.preempt:
-                k.sched.preempt()
+                k.sched.preempt(name, (*args, *kwargs.values()))
             try:
                 result = impl(self._p, *args, **kwargs)
             except ZxError:
@@ -304,67 +541,55 @@ class SyscallTable:
     ) -> Callable[..., Any]:
         cost = kernel.syscall_ns
         params = spec.params
+        trace = kernel.trace
+        assert trace is not None
+        trace.declare_syscall(name, params)
+        buf = trace.buffer  # one list for the log's life (flush empties it in place)
+        append = buf.append
+        flush = trace.flush
+        strace: Callable[[tuple[Any, ...]], None] | None = getattr(kernel, "strace", None)
+        scalars = _SCALARS
 
         def syscall(self: SyscallFacade, *args: Any, **kwargs: Any) -> Any:
             k = kernel
             if k.preempt:
-                k.sched.preempt()
+                k.sched.preempt(name, (*args, *kwargs.values()))
             p = self._p
-            k.sc_counter += 1
-            sc = k.sc_counter
-            saved = (k.cur_sc, k.cur_pid, k.cur_tid)
+            pid = p.koid
+            sc = k.sc_counter + 1
+            k.sc_counter = sc
+            saved_sc = k.cur_sc
+            saved_pid = k.cur_pid
             k.cur_sc = sc
-            k.cur_pid = p.koid
-            cur = k.sched.current
-            k.cur_tid = cur.koid if cur is not None else 0
+            k.cur_pid = pid
+            tid = k.cur_tid
             t0 = k.now
-            status = 0
-            out: Any = None
             try:
-                out = result = impl(p, *args, **kwargs)
-                if type(result) not in _SCALARS:
-                    out = _freeze(result)
-                return result
-            except ZxError as err:
-                status = err.status
-                out = _freeze(err.out) if err.out else None
-                raise
-            except MicrosimError:
-                status = zx.ZX_ERR_INTERNAL
-                raise
-            except TypeError as exc:
-                if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
-                    status = _INVALID_ARGS
-                    raise ZxError(_INVALID_ARGS, f"{name}: {exc}") from None
-                status = zx.ZX_ERR_INTERNAL
-                raise _panic(name, exc) from exc
-            except Exception as exc:
-                status = zx.ZX_ERR_INTERNAL
-                raise _panic(name, exc) from exc
-            finally:
-                k.now += cost
-                # Immutable arguments are captured as they are; mutable ones (lists,
-                # bytearrays, structs) are snapshotted so later changes do not leak in.
+                result = impl(p, *args, **kwargs)
+            except BaseException as exc:
+                # _failed sets the cause; the original exception is re-raised as it is.
+                raise _failed(k, exc, name, params, args, kwargs, cost, t0, sc, pid, tid,  # noqa: B904
+                              saved_sc, saved_pid, append, buf, trace.batch, flush, strace)
+            else:
+                # The common case, kept short: scalars are recorded as they are.
+                now = k.now = k.now + cost
                 for a in args:
-                    if type(a) not in _SCALARS:
-                        args = tuple(map(_freeze, args))
+                    if type(a) not in scalars:
+                        args = tuple(map(freeze, args))
                         break
-                named = dict(zip(params, args))
-                if kwargs:
-                    named.update({k2: _freeze(v) for k2, v in kwargs.items()})
-                if len(args) > len(params):
-                    named["*extra"] = list(args[len(params) :])
-                trace = k.trace
-                if trace is not None:
-                    trace.buffer.append(
-                        ("syscall", t0, sc, p.koid, cur.koid if cur is not None else 0,
-                         name, named, status, out, k.now - t0)
-                    )
-                    if len(trace.buffer) >= k.trace_batch and not saved[0]:
-                        trace.flush()
-                k.cur_sc, k.cur_pid, k.cur_tid = saved
-                if k.invariants is not None and status != zx.ZX_ERR_INTERNAL:
+                row = ("syscall", t0, sc, pid, tid, name,
+                       _named_args(params, args, kwargs) if kwargs else args,
+                       0, result if type(result) in scalars else freeze(result), now - t0)
+                append(row)
+                k.cur_sc = saved_sc
+                k.cur_pid = saved_pid
+                if strace is not None:
+                    strace(row)
+                if len(buf) >= trace.batch:
+                    flush()
+                if k.invariants is not None:
                     k.invariants(name)
+                return result
 
         syscall.__name__ = spec.method
         syscall.__qualname__ = f"Zx.{spec.method}"

@@ -314,6 +314,8 @@ class Process(KernelObject):
                 ("handle_created", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
                  value, handle.obj.koid, handle.rights, reason)
             )
+            if len(trace.buffer) >= trace.batch:
+                trace.flush()
         if kernel.obs_handle_created is not None:
             kernel.obs_handle_created(kernel=kernel, process=self, handle=handle, reason=reason)
         return value
@@ -337,6 +339,8 @@ class Process(KernelObject):
                 ("handle_closed", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
                  value, handle.obj.koid, reason)
             )
+            if len(trace.buffer) >= trace.batch:
+                trace.flush()
         if kernel.obs_handle_closed is not None:
             kernel.obs_handle_closed(kernel=kernel, process=self, handle=handle, reason=reason)
         if handle.obj.observers:

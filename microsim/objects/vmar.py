@@ -677,9 +677,7 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
                     count = min(count, limit - obj_off)
         if status:
             if k.trace is not None:
-                k.trace.buffer.append(
-                    ("fault", k.now, k.cur_sc, process.koid, k.cur_tid, pos, what, status)
-                )
+                k.trace.add(("fault", k.now, k.cur_sc, process.koid, k.cur_tid, pos, what, status))
             raise MemoryFault(f"{what} fault at {pos:#x}: {why}", pos, status)
         assert m is not None
         yield m, obj_off, count

@@ -1,7 +1,13 @@
-"""In-memory trace capture with helpers to assert on events."""
+"""In-memory trace capture with helpers to assert on events.
+
+A kernel built with `capture=True` keeps its records compactly (their rendered batches,
+about as many bytes per event as the trace file); `TraceCapture` decodes them into record
+dicts, the same as `microsim.trace.records` gives for a file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from microsim.kernel import Kernel
@@ -16,7 +22,7 @@ class TraceCapture:
         self.kernel = kernel
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> Sequence[dict[str, Any]]:
         """Every record so far (flushes the buffer first)."""
         assert self.kernel.trace is not None and self.kernel.trace.records is not None
         self.kernel.trace.flush()

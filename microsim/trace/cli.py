@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 
 from microsim import zx
-from microsim.trace import Filter, load, records
+from microsim.trace import Filter, cat, load, records
 from microsim.trace.analysis import diff, leaks, object_life
 from microsim.trace.export import to_perfetto, validate
 from microsim.trace.summary import render_text, summarize, table
@@ -138,6 +139,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cat(args: argparse.Namespace) -> int:
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    if out is None:  # a text-only stream (captured output)
+        buf = io.BytesIO()
+        cat(args.file, buf)
+        sys.stdout.write(buf.getvalue().decode())
+    else:
+        sys.stdout.flush()
+        cat(args.file, out)
+        out.flush()
+    return 0
+
+
 def add_trace_command(subparsers: Any) -> None:
     """Add `microsim trace ...` to the CLI."""
     p = subparsers.add_parser("trace", help="analyse a trace file")
@@ -175,6 +189,9 @@ def add_trace_command(subparsers: Any) -> None:
     s.add_argument("--format", choices=["perfetto", "chrome"], default="perfetto")
     s.add_argument("-o", "--output")
     s.set_defaults(func=_export)
+    s = sub.add_parser("cat", help="every record as a JSON object with named fields, one per line")
+    s.add_argument("file")
+    s.set_defaults(func=_cat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """`microsim trace summary`: syscalls by name and status, objects by type, peaks, errors.
 
-This is the hot path of trace analysis: one `orjson.loads` per line and a few dict
-updates, no per-event objects.
+This is the hot path of trace analysis: one `orjson.loads` per line (the shared reader's
+`project`, which picks the few fields needed out of each row) and a few dict updates, no
+per-event objects.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import IO, Any
 
-import orjson
-
 from microsim import zx
-from microsim.trace import TraceError
+from microsim.trace import project
+
+# The fields the summary reads (the reader skips the rest).
+_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "syscall": ("name", "status"), "object_created": ("type",), "object_destroyed": ("type",),
+    "trace_start": None,
+}
 
 
 def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
@@ -22,25 +27,16 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
     destroyed: dict[str, int] = {}
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
-    loads = orjson.loads
     header: dict[str, Any] = {}
-    last: dict[str, Any] = {}
+    end_t = 0
     n = 0
     f = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
     try:
-        for line in f:
+        for kind, end_t, rec in project(f, _FIELDS):  # noqa: B007 - the last t is the end
             n += 1
-            try:
-                rec = loads(line)
-                kind = rec["kind"]
-            except (orjson.JSONDecodeError, TypeError, KeyError):
-                if not line.strip():
-                    n -= 1
-                    continue
-                raise TraceError(f"line {n}: not a trace record") from None
             # Most records are syscalls and handle events: test those first.
             if kind == "syscall":
-                key = (rec["name"], rec["status"])
+                key = rec
                 statuses[key] = statuses.get(key, 0) + 1
             elif kind == "handle_created":
                 live_handles += 1
@@ -49,31 +45,30 @@ def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
             elif kind == "handle_closed":
                 live_handles -= 1
             elif kind == "object_created":
-                t = rec["type"]
+                t = rec[0]
                 created[t] = created.get(t, 0) + 1
                 live_objects += 1
                 if live_objects > peak_objects:
                     peak_objects = live_objects
             elif kind == "object_destroyed":
-                t = rec["type"]
+                t = rec[0]
                 destroyed[t] = destroyed.get(t, 0) + 1
                 live_objects -= 1
             elif kind == "trace_start":
                 header = rec
-            last = rec
             if progress is not None and not n & 0xFFFF:
                 progress(f.tell())
     finally:
         if isinstance(path, str):
             f.close()
-    end_t = last.get("t", 0)
     syscalls: Counter[str] = Counter()
     for (name, _), count in statuses.items():
         syscalls[name] += count
     by_status: dict[str, dict[str, int]] = {}
     errors: dict[str, dict[str, int]] = {}
-    for (name, status), count in sorted(statuses.items()):
-        label = zx.zx_status_get_string(status)
+    # A syscall that never returned has status None (its result says why it unwound).
+    for (name, status), count in sorted(statuses.items(), key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or 0)):
+        label = "unwound" if status is None else zx.zx_status_get_string(status)
         by_status.setdefault(name, {})[label] = count
         if status != 0:
             errors.setdefault(name, {})[label] = count
