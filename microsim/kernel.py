@@ -78,6 +78,8 @@ class Kernel:
         self._handle_index = 0
         self._handle_mask = self.random("handles").getrandbits(30) << 2
         self.closed = False
+        # Handles each exited process still held when it exited (koid -> count).
+        self.exit_leaks: dict[int, int] = {}
 
         # Trace context: the current syscall's sequence number, process and thread.
         self.sc_counter = 0
@@ -264,6 +266,9 @@ class Kernel:
         self.objects[obj.koid] = obj
         if self.trace is not None:
             self.emit("object_created", obj.koid, obj.type_name, obj.obj_type, obj.related_koid, owner)
+            name = obj.get_name()
+            if name:
+                self.emit("name", obj.koid, name.decode(errors="replace"))
         if self.obs_object_created is not None:
             self.obs_object_created(kernel=self, obj=obj)
 
@@ -351,12 +356,16 @@ class Kernel:
         self.sched.add_thread(thread)
         return thread
 
-    def exit_process(self, process: Process, code: int = 0) -> None:
-        """End a process: kill its threads, close its handles, destroy its mappings."""
+    def exit_process(self, process: Process, code: int = 0, reason: str = "exit") -> None:
+        """End a process: kill its threads, close its handles, destroy its mappings.
+
+        `reason` (traced with the code): exit, kill, exception, deadlock or shutdown.
+        """
         if process.exited:
             return
         process.exited = True
         process.exit_code = code
+        self.exit_leaks[process.koid] = self.held_handles(process)
         saved = self.cur_pid
         self.cur_pid = process.koid
         self.pm.hook.process_exiting(kernel=self, process=process)
@@ -369,9 +378,19 @@ class Kernel:
         if root is not None:
             root.destroy_all()
         if self.trace is not None:
-            self.emit("process_exit", process.koid, code)
+            self.emit("process_exit", process.koid, code, reason)
         process.update_signals(0, zx.ZX_PROCESS_TERMINATED)
         self.cur_pid = saved
+
+    def held_handles(self, process: Process) -> int:
+        """Handles `process` holds besides its startup handles (to itself, its root VMAR)."""
+        return sum(1 for v in process.handles if v not in (process.self_handle, process.root_vmar_handle))
+
+    def leaked_handles(self) -> int:
+        """Handles leaked so far: those processes held when they exited (closed by the exit,
+        not by the program) plus those live processes hold now, startup handles aside."""
+        return sum(self.exit_leaks.values()) + sum(
+            self.held_handles(p) for p in self.processes if not p.exited)
 
     def run(self) -> None:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""

@@ -158,7 +158,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
             result.error = result.failures[0].splitlines()[-1]
         result.syscalls = counts["syscalls"]
         result.errors = counts["errors"]
-        result.leaked_handles = sum(len(p.handles) for p in kernel.processes)
+        result.leaked_handles = kernel.leaked_handles()
         live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar")]
         result.live_objects = len(live)
         del root

@@ -51,7 +51,13 @@ CORE_EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "mapping_created": ("vmar", "addr", "len", "koid", "offset", "perms"),
     "mapping_destroyed": ("vmar", "addr", "len", "koid"),
     "thread_state": ("thread", "state", "detail"),
-    "process_exit": ("process", "code"),
+    # reason: exit | kill | exception | deadlock | shutdown
+    "process_exit": ("process", "code", "reason"),
+    # Every thread is blocked with no deadline: `blocked` lists each thread and its wait
+    # ({"tid", "pid", "process", "thread", "wait"}).
+    "deadlock": ("blocked",),
+    # An object's name (ZX_PROP_NAME): at creation if it has one, and when it is set.
+    "name": ("koid", "name"),
     "fault": ("addr", "access", "status"),
     "trace_end": ("syscalls", "events"),
 }

@@ -117,6 +117,7 @@ class Scheduler:
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
+        self.deadlocked = False
 
     # ------------------------------------------------------------------ threads
     def add_thread(self, thread: Thread) -> None:
@@ -256,6 +257,15 @@ class Scheduler:
                     f" (tid {t.koid}): {t.wait.description if t.wait else '?'}"
                     for t in blocked
                 ]
+                self.deadlocked = True
+                if k.trace is not None:
+                    k.emit("deadlock", [
+                        {"tid": t.koid, "pid": t.process.koid,
+                         "process": t.process.name.decode(errors="replace"),
+                         "thread": t.name.decode(errors="replace"),
+                         "wait": t.wait.description if t.wait else "?"}
+                        for t in blocked
+                    ])
                 raise Deadlock(
                     "deadlock: every thread is blocked with no deadline:\n  " + "\n  ".join(lines),
                     lines,
@@ -296,7 +306,13 @@ class Scheduler:
             proc.threads.remove(t)
         t.release()
         if not proc.threads and not proc.exited:
-            k.exit_process(proc, 0 if t.error is None else -1)
+            if t.error is not None:
+                reason = "exception"
+            elif t.killed:
+                reason = "deadlock" if self.deadlocked else "shutdown"
+            else:
+                reason = "exit"
+            k.exit_process(proc, 0 if t.error is None else -1, reason)
 
     def kill(self, t: Thread) -> None:
         """End a thread because its process exits.

@@ -1,75 +1,685 @@
-"""Leaks, the life of one object, and the first divergence between two traces."""
+"""Reading a trace the way every tool must, and what the tools compute from it.
+
+- `scan(path)`: the records of a trace, checked (first record `trace_start` of a known
+  version, every field its kind declares present, a `trace_end` at the end) and with
+  syscalls that never returned marked as such (`status` None, `result.unwound`).
+  Problems raise `TraceError` with the line number; a missing `trace_end` is a warning.
+- `Names`: koid -> name / type / owning process, from `object_created` and `name` events,
+  and the labels every tool prints ("race [1024]", "race/bump0 [1029]").
+- Decoders for people: status, signal and rights names, deadlines, sizes, handles.
+- `leaks`, `object_life`, `diff`: the analyses behind `microsim trace leaks|object|diff`.
+"""
 
 from __future__ import annotations
 
-from itertools import zip_longest
-from typing import Any
+import fnmatch
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
 
-from microsim.trace import records
+from microsim import zx
+from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS
+from microsim.trace import SUPPORTED_VERSIONS, TraceError, records
 
-# Fields that differ between two runs of the same program by construction (the seed in
-# the first record), so `diff` reports the first difference in behaviour instead.
-_VOLATILE: frozenset[str] = frozenset({"seed"})
+# --------------------------------------------------------------------------- reading
 
 
-def leaks(path: str) -> dict[str, list[dict[str, Any]]]:
-    """Handles still open and objects still alive at the end, with their creating syscall."""
-    handles: dict[tuple[int, int], dict[str, Any]] = {}
-    objects: dict[int, dict[str, Any]] = {}
-    exited: set[int] = set()
-    for _, rec in records(path):
+@dataclass
+class TraceInfo:
+    """What a scan learnt about the file besides its records."""
+
+    path: str = ""
+    header: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+    records: int = 0
+    last_t: int = 0
+    unreturned: int = 0
+    also: list[TraceInfo] = field(default_factory=list)  # other traces read (diff's B)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings to print (the trace was cut short...)."""
+        out = []
+        if self.records and not self.complete:
+            out.append(f"{self.path}: no trace_end record: the trace is truncated, results are partial")
+        for other in self.also:
+            out += other.warnings
+        return out
+
+    def kinds(self) -> dict[str, dict[str, list[str]]]:
+        """{kind: {"fields": [...], "objects": [...]}} from the header, else the core schema."""
+        declared = self.header.get("kinds")
+        if isinstance(declared, dict):
+            return declared
+        return {k: {"fields": list(v), "objects": list(_CORE_OBJECTS.get(k, ()))}
+                for k, v in CORE_EVENT_KINDS.items()}
+
+
+# Which fields of the core kinds name koids (a v1 trace's header does not say).
+_CORE_OBJECTS: dict[str, tuple[str, ...]] = {
+    "object_created": ("koid", "related_koid", "owner"),
+    "object_destroyed": ("koid",),
+    "handle_created": ("koid",),
+    "handle_closed": ("koid",),
+    "signal": ("koid",),
+    "signal_strobe": ("koid",),
+    "mapping_created": ("vmar", "koid"),
+    "mapping_destroyed": ("vmar", "koid"),
+    "thread_state": ("thread",),
+    "process_exit": ("process",),
+    "name": ("koid",),
+    "vmo.child_created": ("koid", "child"),
+    "vmo.zero_children": ("koid",),
+    "iob.region_created": ("iob", "region_koid"),
+    "iob.region_mapped": ("iob", "child"),
+    "iob.region_unmapped": ("iob",),
+    "iob.peer_closed": ("iob",),
+    "iob.endpoint_destroyed": ("iob",),
+    "iob.id_allocated": ("iob",),
+    "iob.ring_write": ("iob",),
+}
+
+
+def object_fields(info: TraceInfo) -> dict[str, tuple[str, ...]]:
+    """kind -> the fields whose values are koids (header `objects`, else known kinds)."""
+    out = dict(_CORE_OBJECTS)
+    for kind, decl in info.kinds().items():
+        objs = decl.get("objects") if isinstance(decl, dict) else None
+        if objs:
+            out[kind] = tuple(objs)
+    return out
+
+
+def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) for every record, checked; fills `info` as it goes.
+
+    Raises TraceError for an empty file, a first record that is not `trace_start`, an
+    unknown version, a line that is not a record, or a record missing a field its kind
+    declares. A syscall that never returned (status null, or, in a trace written before
+    the format said so, a thread that blocked in it and was never woken) comes out with
+    `status` None and `result` {"unwound": why}.
+    """
+    if info is None:
+        info = TraceInfo()
+    info.path = path if isinstance(path, str) else getattr(path, "name", "<trace>")
+    required: dict[str, tuple[str, ...]] = {}
+    blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
+    for n, rec in records(path):
+        if not info.records:
+            if rec.get("kind") != "trace_start":
+                raise TraceError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
+                                 f"not trace_start)")
+            if rec.get("version") not in SUPPORTED_VERSIONS:
+                raise TraceError(f"line {n}: unsupported trace version {rec.get('version')!r} "
+                                 f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            info.header = rec
+            required = {k: tuple(COMMON_FIELDS) + tuple(v.get("fields", ())) for k, v in info.kinds().items()}
+        info.records += 1
+        kind = rec.get("kind")
+        if not isinstance(kind, str):
+            raise TraceError(f"line {n}: record has no kind")
+        need = required.get(kind, COMMON_FIELDS)
+        for f in need:
+            if f not in rec:
+                raise TraceError(f"line {n}: malformed {kind} record: no {f!r} field")
+        t = rec["t"]
+        if not isinstance(t, int):
+            raise TraceError(f"line {n}: malformed {kind} record: t is not an integer")
+        info.last_t = t
+        if kind == "syscall":
+            tid = rec["tid"]
+            if rec["status"] is None:
+                info.unreturned += 1
+                blocked.pop(tid, None)
+            elif blocked.get(tid) == rec["sc"]:
+                del blocked[tid]
+                rec["status"] = None
+                rec["result"] = {"unwound": "blocked, never woken"}
+                info.unreturned += 1
+        elif kind == "thread_state":
+            state = rec.get("state")
+            if state == "blocked":
+                blocked[rec.get("thread", rec["tid"])] = rec["sc"]
+            elif state == "woken":
+                blocked.pop(rec.get("thread", rec["tid"]), None)
+        elif kind == "trace_end":
+            info.complete = True
+        yield n, rec
+    if not info.records:
+        raise TraceError(f"{info.path}: empty trace (no records)")
+
+
+def read_all(path: str | IO[bytes]) -> tuple[TraceInfo, list[dict[str, Any]]]:
+    """Every checked record in memory, with the scan's info."""
+    info = TraceInfo()
+    return info, [rec for _, rec in scan(path, info)]
+
+
+# --------------------------------------------------------------------------- names
+
+
+class Names:
+    """Names, types and owners of koids, learnt from the records fed to `see`."""
+
+    def __init__(self) -> None:
+        self.name: dict[int, str] = {}
+        self.type: dict[int, str] = {}
+        self.process_of: dict[int, int] = {}  # thread koid -> process koid
+
+    def see(self, rec: dict[str, Any]) -> None:
+        """Learn from one record (call for every record, in order)."""
         kind = rec["kind"]
-        if kind == "handle_created":
-            handles[rec["pid"], rec["handle"]] = {
+        if kind == "object_created":
+            koid = rec["koid"]
+            self.type[koid] = rec["type"]
+            if rec["type"] == "thread":
+                self.process_of[koid] = rec.get("owner") or rec.get("related_koid", 0)
+        elif kind == "name":
+            self.name[rec["koid"]] = rec["name"]
+
+    def process(self, pid: int) -> str:
+        """"name [koid]" of a process (pid 0: the kernel)."""
+        if not pid:
+            return "kernel"
+        name = self.name.get(pid)
+        return f"{name} [{pid}]" if name else f"process [{pid}]"
+
+    def thread(self, tid: int) -> str:
+        """"process/thread [koid]" of a thread (0: a direct call from Python)."""
+        if not tid:
+            return "(direct call)"
+        name = self.name.get(tid) or "thread"
+        pname = self.name.get(self.process_of.get(tid, 0))
+        return f"{pname}/{name} [{tid}]" if pname else f"{name} [{tid}]"
+
+    def object(self, koid: int) -> str:
+        """"type name [koid]" of any object."""
+        if not koid:
+            return "-"
+        typ = self.type.get(koid, "object")
+        if typ == "thread":
+            return self.thread(koid)
+        if typ == "process":
+            return self.process(koid)
+        name = self.name.get(koid)
+        return f"{typ} {name} [{koid}]" if name else f"{typ} [{koid}]"
+
+
+# --------------------------------------------------------------------------- decoders
+
+
+def _signal_names() -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    inside = False
+    for name, value in vars(zx).items():
+        if name == "ZX_SIGNAL_NONE":
+            inside = True
+            continue
+        if name == "ZX_WAIT_ASYNC_ONCE":
+            break
+        if inside and isinstance(value, int) and value and not value & (value - 1):
+            out.append((name, value))
+    return out
+
+
+_SIGNALS = _signal_names()
+_RIGHTS = [(n[len("ZX_RIGHT_"):], v) for n, v in vars(zx).items()
+           if n.startswith("ZX_RIGHT_") and isinstance(v, int) and v and not v & (v - 1)]
+_TYPE_PREFIX = {"process": ("ZX_PROCESS_", "ZX_TASK_"), "thread": ("ZX_THREAD_", "ZX_TASK_"),
+                "job": ("ZX_JOB_", "ZX_TASK_")}
+
+
+def handle_str(value: int | None) -> str:
+    """The one handle format of every tool: 0x followed by 8 hex digits."""
+    return "-" if value is None else f"{value:#010x}"
+
+
+def status_str(status: int | None) -> str:
+    """ZX_OK, ZX_ERR_..., or "did not return" for a syscall that never returned."""
+    if status is None:
+        return "did not return"
+    return zx.zx_status_get_string(status)
+
+
+def signals_str(mask: int, type_name: str | None = None) -> str:
+    """Signal names for a mask ("ZX_CHANNEL_READABLE|ZX_CHANNEL_PEER_CLOSED"), by object type."""
+    if not isinstance(mask, int):
+        return str(mask)
+    if not mask:
+        return "0"
+    prefixes = _TYPE_PREFIX.get(type_name or "", (f"ZX_{(type_name or 'OBJECT').upper()}_",))
+    names: list[str] = []
+    left = mask
+    for bit in range(32):
+        value = 1 << bit
+        if not mask & value:
+            continue
+        candidates = [n for n, v in _SIGNALS if v == value]
+        pick = next((n for p in prefixes for n in candidates if n.startswith(p)), None)
+        if pick is None:
+            pick = next((n for n in candidates if n.startswith(("ZX_OBJECT_", "ZX_USER_", "ZX_SIGNAL_"))), None)
+        if pick is not None:
+            names.append(pick)
+            left &= ~value
+    if left:
+        names.append(f"{left:#x}")
+    return "|".join(names)
+
+
+def rights_str(rights: int, type_name: str | None = None) -> str:
+    """Right names for a rights mask ("READ|WRITE|MAP"); an object type's default rights
+    by their name ("ZX_DEFAULT_VMO_RIGHTS")."""
+    if not isinstance(rights, int):
+        return str(rights)
+    if not rights:
+        return "NONE"
+    if type_name:
+        default = f"ZX_DEFAULT_{type_name.upper()}_RIGHTS"
+        if getattr(zx, default, None) == rights:
+            return default
+    names = [n for n, v in _RIGHTS if rights & v]
+    left = rights & ~sum(v for _, v in _RIGHTS)
+    if left:
+        names.append(f"{left:#x}")
+    return "|".join(names)
+
+
+def deadline_str(ns: int) -> str:
+    """A deadline: "infinite", "infinite past", or virtual nanoseconds."""
+    if ns == zx.ZX_TIME_INFINITE:
+        return "infinite"
+    if ns == zx.ZX_TIME_INFINITE_PAST:
+        return "infinite past"
+    return time_str(ns)
+
+
+def time_str(ns: int) -> str:
+    """Virtual time for people: 1.5 ms, 12 us, 300 ns."""
+    if not isinstance(ns, int):
+        return str(ns)
+    for unit, scale in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if abs(ns) >= scale:
+            return f"{ns / scale:g} {unit}"
+    return f"{ns} ns"
+
+
+def size_str(n: int) -> str:
+    """A byte count for people: 4096 -> "4 KiB", 100 -> "100 B"."""
+    if not isinstance(n, int):
+        return str(n)
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % (scale // 16 or 1) == 0:
+            return f"{n / scale:g} {unit}"
+    return f"{n} B"
+
+
+_ARG_KINDS = {
+    "handle": "handle", "out": "handle", "handles": "handles", "signals": "signals",
+    "trigger": "signals", "set_mask": "signals", "clear_mask": "signals", "rights": "rights",
+    "deadline": "deadline", "size": "size", "len": "size", "vmo_size": "size",
+}
+
+
+def value_str(key: str, value: Any, types: dict[int, str] | None = None, handle_types: Any = None) -> str:
+    """One argument or result field, decoded by its name."""
+    how = _ARG_KINDS.get(key)
+    if how is None and key.startswith("handle"):
+        how = "handle"
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if how == "handle" and isinstance(value, int):
+        return handle_str(value)
+    if how == "handles" and isinstance(value, list):
+        return "[" + ", ".join(handle_str(v) if isinstance(v, int) else str(v) for v in value) + "]"
+    if how == "signals" and isinstance(value, int):
+        return signals_str(value, handle_types)
+    if how == "rights" and isinstance(value, int):
+        return rights_str(value)
+    if how == "deadline" and isinstance(value, int):
+        return deadline_str(value)
+    if how == "size" and isinstance(value, int):
+        return size_str(value)
+    if isinstance(value, dict) and set(value) == {"bytes"}:
+        return f"<{size_str(value['bytes'])}>"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={value_str(k, v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(value_str(key, v) for v in value) + "]"
+    return str(value)
+
+
+def syscall_str(rec: dict[str, Any], names: Names | None = None) -> str:
+    """zx_name(arg=..., ...) -> STATUS result, decoded for people."""
+    args = rec.get("args") or {}
+    a = ", ".join(f"{k}={value_str(k, v)}" for k, v in args.items()) if isinstance(args, dict) else str(args)
+    res = rec.get("result")
+    out = f"{rec['name']}({a}) -> {status_str(rec['status'])}"
+    if isinstance(res, dict) and "unwound" in res and rec["status"] is None:
+        out += f" ({res['unwound']})"
+    elif res is not None:
+        out += " " + (value_str("handle", res) if isinstance(res, int) and "create" in rec["name"]
+                      else value_str("result", res))
+    return out
+
+
+_DECODED_FIELDS: dict[str, Callable[[int], str]] = {"handle": handle_str, "rights": rights_str}
+
+
+def event_str(rec: dict[str, Any], names: Names) -> str:
+    """The fields of a non-syscall record, decoded for people."""
+    kind = rec["kind"]
+    if kind == "syscall":
+        return syscall_str(rec, names)
+    typ = names.type.get(rec.get("koid", 0))
+    parts = []
+    for k, v in rec.items():
+        if k in COMMON_FIELDS:
+            continue
+        if k in ("old", "new", "signals") and isinstance(v, int):
+            parts.append(f"{k}={signals_str(v, typ)}")
+        elif k in _DECODED_FIELDS and isinstance(v, int):
+            parts.append(f"{k}={_DECODED_FIELDS[k](v)}")
+        elif k in ("koid", "thread", "process", "related_koid", "child", "iob", "owner") and isinstance(v, int) and v:
+            parts.append(f"{k}={names.object(v)}")
+        elif k in ("len", "size") and isinstance(v, int):
+            parts.append(f"{k}={size_str(v)}")
+        elif k == "addr" and isinstance(v, int):
+            parts.append(f"{k}={v:#x}")
+        elif k == "blocked" and isinstance(v, list):
+            parts.append("; ".join(f"{names.thread(b.get('tid', 0))} waits {b.get('wait')}" for b in v
+                                   if isinstance(b, dict)))
+        else:
+            parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- leaks
+
+
+def leaks(path: str | IO[bytes], info: TraceInfo | None = None) -> dict[str, Any]:
+    """What a run left behind.
+
+    `handles`: handles a process still held when it ended (closed by its exit, not by the
+    program) or still held at the end of the trace, with the syscall that created each;
+    startup handles (the process's own handle and its root VMAR) are not leaks.
+    `objects`: objects still alive at the end of the trace. `closed_by_program` and
+    `closed_by_exit` count handles closed each way; `processes` says how each one ended.
+    """
+    info = info or TraceInfo()
+    names = Names()
+    open_h: dict[tuple[int, int], dict[str, Any]] = {}
+    objects: dict[int, dict[str, Any]] = {}
+    sc_name: dict[int, str] = {}
+    leaked: list[dict[str, Any]] = []
+    closed_program = closed_exit = 0
+    processes: dict[int, dict[str, Any]] = {}
+    deadlocks: list[dict[str, Any]] = []
+    for _, rec in scan(path, info):
+        names.see(rec)
+        kind = rec["kind"]
+        if kind == "syscall":
+            sc_name[rec["sc"]] = rec["name"]
+        elif kind == "handle_created":
+            open_h[rec["pid"], rec["handle"]] = {
                 "pid": rec["pid"], "handle": rec["handle"], "koid": rec["koid"], "rights": rec["rights"],
                 "reason": rec["reason"], "sc": rec["sc"], "t": rec["t"],
             }
         elif kind == "handle_closed":
-            handles.pop((rec["pid"], rec["handle"]), None)
+            h = open_h.pop((rec["pid"], rec["handle"]), None)
+            if rec["reason"] == "process_exit":
+                if h is not None and h["reason"] != "startup":
+                    closed_exit += 1
+                    h["closed"] = "process exit"
+                    h["closed_t"] = rec["t"]
+                    leaked.append(h)
+            elif rec["reason"] in ("close", "replace"):
+                closed_program += 1
         elif kind == "object_created":
             objects[rec["koid"]] = {"koid": rec["koid"], "type": rec["type"], "sc": rec["sc"],
                                     "owner": rec.get("owner", 0), "t": rec["t"]}
+            if rec["type"] == "process":
+                processes[rec["koid"]] = {"pid": rec["koid"], "code": None, "reason": None}
         elif kind == "object_destroyed":
             objects.pop(rec["koid"], None)
         elif kind == "process_exit":
-            exited.add(rec["process"])
-    for h in handles.values():
-        h["type"] = objects.get(h["koid"], {}).get("type", "?")
+            processes.setdefault(rec["process"], {"pid": rec["process"]}).update(
+                code=rec["code"], reason=rec.get("reason", "exit"), t=rec["t"])
+        elif kind == "deadlock":
+            deadlocks.append(rec)
+    for h in open_h.values():
+        if h["reason"] != "startup":
+            h["closed"] = "still open"
+            leaked.append(h)
+    for h in leaked:
+        h["type"] = names.type.get(h["koid"], "?")
+        h["created_by"] = sc_name.get(h["sc"]) if h["sc"] else None
+        h["process"] = names.process(h["pid"])
+        h["object"] = names.object(h["koid"])
+    for o in objects.values():
+        o["created_by"] = sc_name.get(o["sc"]) if o["sc"] else None
+        o["object"] = names.object(o["koid"])
+    for p in processes.values():
+        p["name"] = names.name.get(p["pid"])
     return {
-        "handles": sorted(handles.values(), key=lambda h: (h["sc"], h["pid"], h["handle"])),
+        "complete": info.complete,
+        "handles": sorted(leaked, key=lambda h: (h["pid"], h["sc"], h["handle"])),
         "objects": sorted(objects.values(), key=lambda o: o["koid"]),
+        "closed_by_program": closed_program,
+        "closed_by_exit": closed_exit,
+        "processes": sorted(processes.values(), key=lambda p: p["pid"]),
+        "deadlocks": [{"t": d["t"], "blocked": d["blocked"]} for d in deadlocks],
     }
 
 
-def object_life(path: str, koid: int) -> list[dict[str, Any]]:
-    """Every event about one object: creation, handles, signals, mappings, destruction."""
+# --------------------------------------------------------------------------- one object
+
+
+def object_life(path: str | IO[bytes], koid: int, info: TraceInfo | None = None) -> list[dict[str, Any]]:
+    """Every event about one object (any field the kind declares as a koid names it), with
+    the syscall each happened in."""
+    info = info or TraceInfo()
     out: list[dict[str, Any]] = []
-    syscall_of: dict[int, str] = {}
-    pending: list[dict[str, Any]] = []
-    for _, rec in records(path):
+    pending: dict[int, list[dict[str, Any]]] = {}
+    objs: dict[str, tuple[str, ...]] | None = None
+    for _, rec in scan(path, info):
+        if objs is None:
+            objs = object_fields(info)
         kind = rec["kind"]
         if kind == "syscall":
-            syscall_of[rec["sc"]] = rec["name"]
-            for p in pending:
-                if p["sc"] == rec["sc"]:
-                    p["syscall"] = rec["name"]
-            pending = [p for p in pending if "syscall" not in p]
+            for p in pending.pop(rec["sc"], ()):
+                p["syscall"] = rec["name"]
             continue
-        refs = (rec.get("koid"), rec.get("iob"), rec.get("child"), rec.get("region_koid"),
-                rec.get("process"), rec.get("thread"))
-        if koid in refs or (kind == "object_created" and rec.get("related_koid") == koid):
+        if any(rec.get(f) == koid for f in objs.get(kind, ("koid",))):
             entry = dict(rec)
-            if rec.get("sc"):
-                pending.append(entry)
+            if rec["sc"]:
+                pending.setdefault(rec["sc"], []).append(entry)
             out.append(entry)
     return out
 
 
-def diff(path_a: str, path_b: str) -> dict[str, Any] | None:
-    """The first record where two traces differ (None if they are identical)."""
-    for (na, a), (nb, b) in zip_longest(records(path_a), records(path_b), fillvalue=(0, None)):
-        if a is None or b is None:
-            return {"line": na or nb, "a": a, "b": b}
-        if {k: v for k, v in a.items() if k not in _VOLATILE} != {k: v for k, v in b.items() if k not in _VOLATILE}:
-            return {"line": na, "a": a, "b": b}
-    return None
+# --------------------------------------------------------------------------- diff
+
+# Fields that hold values drawn from the seed: compared by identity, not value.
+_IDENTITY_FIELDS = frozenset({
+    "handle", "koid", "related_koid", "owner", "process", "thread", "vmar", "addr", "child",
+    "iob", "region_koid", "pid", "tid", "handles", "out", "base", "mapped_addr",
+})
+_IGNORED_BY_DEFAULT = frozenset({"seed"})
+
+
+class _Canon:
+    """Renames seed-drawn values to their order of first appearance."""
+
+    def __init__(self) -> None:
+        self.maps: dict[str, dict[int, str]] = {"h": {}, "k": {}, "a": {}}
+
+    def _name(self, space: str, value: int) -> str:
+        m = self.maps[space]
+        got = m.get(value)
+        if got is None:
+            got = m[value] = f"{space}{len(m) + 1}"
+        return got
+
+    def value(self, key: str, value: Any, in_args: bool = False) -> Any:
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int):
+            if not value:
+                return 0
+            if key in ("pid", "tid", "koid", "related_koid", "owner", "process", "thread", "vmar",
+                       "child", "iob", "region_koid"):
+                return self._name("k", value)
+            if key in ("handle", "out", "handles") or key.startswith("handle") or (in_args and key.endswith("_handle")):
+                return self._name("h", value)
+            if key in ("addr", "base", "mapped_addr", "vmar_addr"):
+                return self._name("a", value)
+            return value
+        if isinstance(value, list):
+            return [self.value(key, v, in_args) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(k, v, in_args) for k, v in value.items()}
+        return value
+
+    def result(self, name: str, value: Any) -> Any:
+        """Results: handles out of *_create / duplicate / replace / read calls, addresses of maps."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if name.endswith(("_create", "_duplicate", "_replace", "_self", "_create_child")):
+                return self._name("h", value)
+            if "map" in name:
+                return self._name("a", value)
+            return value
+        if isinstance(value, list):
+            if name.endswith("_create") and all(isinstance(v, int) for v in value):
+                return [self._name("h", v) for v in value]
+            return [self.result(name, v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(k, v) for k, v in value.items()}
+        return value
+
+    def record(self, rec: dict[str, Any], ignore: frozenset[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in rec.items():
+            if k in ignore:
+                continue
+            if k == "args" and isinstance(v, dict):
+                out[k] = {a: self.value(a, x, True) for a, x in v.items() if a not in ignore}
+            elif k == "result" and "name" in rec:
+                out[k] = self.result(rec.get("name", ""), v)
+            else:
+                out[k] = self.value(k, v)
+        return out
+
+
+def _schedule(recs: Iterable[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """(index, syscall record) in the order the syscalls started."""
+    calls = [(i, r) for i, r in enumerate(recs) if r["kind"] == "syscall"]
+    calls.sort(key=lambda x: x[1]["sc"])
+    return calls
+
+
+def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
+         info: TraceInfo | None = None) -> dict[str, Any] | None:
+    """How two runs differ, modulo values drawn from the seed.
+
+    Handle values, koids and addresses are renamed by order of first appearance in each
+    trace, so two runs that do the same things compare equal. Returns None if the runs
+    match; otherwise `schedule`: the first syscall (in start order) made by a different
+    thread, `behaviour`: the first syscall whose name, arguments, status or result differ
+    (in each thread's own order, so a mere reordering is not a change of behaviour), and
+    `record`: the first record that differs, each with context.
+    """
+    ign = frozenset(ignore) | _IGNORED_BY_DEFAULT
+    info_a, info_b = info or TraceInfo(), TraceInfo()
+    info_a.also.append(info_b)
+    recs_a = [rec for _, rec in scan(path_a, info_a)]
+    recs_b = [rec for _, rec in scan(path_b, info_b)]
+    ca, cb = _Canon(), _Canon()
+    canon_a = [ca.record(r, ign) for r in recs_a]
+    canon_b = [cb.record(r, ign) for r in recs_b]
+    if canon_a == canon_b:
+        return None
+    names_a, names_b = Names(), Names()
+    for r in recs_a:
+        names_a.see(r)
+    for r in recs_b:
+        names_b.see(r)
+
+    def thread_key(names: Names, tid: int) -> str:
+        """A thread by name within its process (stable across seeds)."""
+        if not tid:
+            return "(direct call)"
+        pname = names.name.get(names.process_of.get(tid, 0), "?")
+        return f"{pname}/{names.name.get(tid, '?')}"
+
+    out: dict[str, Any] = {"a": path_a, "b": path_b, "complete": info_a.complete and info_b.complete}
+    # 1. schedule: which thread made the n-th syscall.
+    sa, sb = _schedule(recs_a), _schedule(recs_b)
+    sched_div = None
+    for n in range(max(len(sa), len(sb))):
+        ta = thread_key(names_a, sa[n][1]["tid"]) if n < len(sa) else None
+        tb = thread_key(names_b, sb[n][1]["tid"]) if n < len(sb) else None
+        if ta != tb:
+            lo = max(0, n - context)
+            sched_div = {
+                "syscall_index": n + 1,
+                "a": {"thread": ta, "call": sa[n][1] if n < len(sa) else None},
+                "b": {"thread": tb, "call": sb[n][1] if n < len(sb) else None},
+                "before": [{"thread": thread_key(names_a, r["tid"]), "name": r["name"], "t": r["t"]}
+                           for _, r in sa[lo:n]],
+            }
+            break
+    out["schedule"] = sched_div
+    # 2. behaviour: per thread (by name), the k-th syscall's canonical form. Canonical
+    # names are per thread here too, so a different interleaving does not rename handles.
+    def per_thread(recs: list[dict[str, Any]], names: Names) -> dict[str, list[dict[str, Any]]]:
+        by: dict[str, list[dict[str, Any]]] = {}
+        canon: dict[str, _Canon] = {}
+        for _, r in _schedule(recs):
+            key = thread_key(names, r["tid"])
+            c = canon.setdefault(key, _Canon())
+            by.setdefault(key, []).append({"rec": r, "canon": c.record(
+                {k: r[k] for k in ("name", "args", "status", "result") if k in r}, ign)})
+        return by
+
+    pa, pb = per_thread(recs_a, names_a), per_thread(recs_b, names_b)
+    first: dict[str, Any] | None = None
+    for key in sorted(set(pa) | set(pb)):
+        la, lb = pa.get(key, []), pb.get(key, [])
+        for k in range(max(len(la), len(lb))):
+            xa = la[k] if k < len(la) else None
+            xb = lb[k] if k < len(lb) else None
+            if xa is not None and xb is not None and xa["canon"] == xb["canon"]:
+                continue
+            fields = []
+            if xa is None or xb is None:
+                fields = ["(missing)"]
+            else:
+                fields = [f for f in ("name", "args", "status", "result")
+                          if xa["canon"].get(f) != xb["canon"].get(f)]
+            t_first = min(x["rec"]["t"] for x in (xa, xb) if x is not None)
+            cand = {
+                "thread": key, "call_index": k + 1, "fields": fields,
+                "a": xa["rec"] if xa else None, "b": xb["rec"] if xb else None,
+                "before": [x["rec"] for x in la[max(0, k - context):k]],
+                "_t": t_first,
+            }
+            if first is None or t_first < first["_t"]:
+                first = cand
+            break
+    if first is not None:
+        first.pop("_t")
+    out["behaviour"] = first
+    # 3. the first differing record, canonically.
+    for i in range(max(len(canon_a), len(canon_b))):
+        xa = canon_a[i] if i < len(canon_a) else None
+        xb = canon_b[i] if i < len(canon_b) else None
+        if xa != xb:
+            out["record"] = {"index": i + 1, "a": recs_a[i] if xa is not None else None,
+                             "b": recs_b[i] if xb is not None else None}
+            break
+    return out
+
+
+def kind_matches(kind: str, pattern: str) -> bool:
+    """A glob on event kinds."""
+    return fnmatch.fnmatchcase(kind, pattern)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from microsim import zx
-from microsim.trace import records
+from microsim.trace.analysis import TraceInfo, scan, status_str
 
 KERNEL_PID = 0
 
 
-def to_perfetto(path: str) -> dict[str, Any]:
+def to_perfetto(path: str, info: Any = None) -> dict[str, Any]:
     """The trace as a `{"traceEvents": [...]}` document."""
     events: list[dict[str, Any]] = []
     meta: list[dict[str, Any]] = []
@@ -35,7 +34,7 @@ def to_perfetto(path: str) -> dict[str, Any]:
             threads[pid, tid] = "main (direct calls)" if tid == pid else f"thread {tid}"
         return pid, tid
 
-    for _, rec in records(path):
+    for _, rec in scan(path, info or TraceInfo()):
         kind = rec["kind"]
         ts = rec.get("t", 0) / 1000.0
         end_ts = max(end_ts, ts)
@@ -45,7 +44,7 @@ def to_perfetto(path: str) -> dict[str, Any]:
             events.append({
                 "name": rec["name"], "cat": "syscall", "ph": "X", "ts": ts,
                 "dur": rec.get("dur", 0) / 1000.0, "pid": p, "tid": t,
-                "args": {"args": rec.get("args"), "status": zx.zx_status_get_string(rec["status"]),
+                "args": {"args": rec.get("args"), "status": status_str(rec["status"]),
                          "result": rec.get("result"), "sc": rec["sc"]},
             })
         elif kind == "object_created":

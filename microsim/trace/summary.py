@@ -1,7 +1,8 @@
-"""`microsim trace summary`: syscalls by name and status, objects by type, peaks, errors.
+"""`microsim trace summary`: syscalls by name and status, objects by type, peaks, errors,
+process endings, deadlocks and plugin events.
 
-This is the hot path of trace analysis: one `orjson.loads` per line and a few dict
-updates, no per-event objects.
+This is the hot path of trace analysis: one pass, a few dict updates per record, no
+per-event objects.
 """
 
 from __future__ import annotations
@@ -9,90 +10,102 @@ from __future__ import annotations
 from collections import Counter
 from typing import IO, Any
 
-import orjson
-
-from microsim import zx
-from microsim.trace import TraceError
+from microsim.trace.analysis import Names, TraceInfo, scan, size_str, status_str, time_str
 
 
-def summarize(path: str | IO[bytes], progress: Any = None) -> dict[str, Any]:
-    """The summary of a trace as a JSON-ready dict."""
-    statuses: dict[tuple[str, int], int] = {}
+def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | None = None) -> dict[str, Any]:
+    """The summary of a trace as a JSON-ready dict (statuses by name; a syscall that never
+    returned counts as "did not return", never as ZX_OK)."""
+    info = info or TraceInfo()
+    statuses: dict[tuple[str, int | None], int] = {}
     created: dict[str, int] = {}
     destroyed: dict[str, int] = {}
+    other: dict[str, int] = {}
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
-    loads = orjson.loads
-    header: dict[str, Any] = {}
-    last: dict[str, Any] = {}
+    names = Names()
+    exits: list[dict[str, Any]] = []
+    deadlocks: list[dict[str, Any]] = []
     n = 0
-    f = open(path, "rb") if isinstance(path, str) else path  # noqa: SIM115
-    try:
-        for line in f:
-            n += 1
-            try:
-                rec = loads(line)
-                kind = rec["kind"]
-            except (orjson.JSONDecodeError, TypeError, KeyError):
-                if not line.strip():
-                    n -= 1
-                    continue
-                raise TraceError(f"line {n}: not a trace record") from None
-            # Most records are syscalls and handle events: test those first.
-            if kind == "syscall":
-                key = (rec["name"], rec["status"])
-                statuses[key] = statuses.get(key, 0) + 1
-            elif kind == "handle_created":
-                live_handles += 1
-                if live_handles > peak_handles:
-                    peak_handles = live_handles
-            elif kind == "handle_closed":
-                live_handles -= 1
-            elif kind == "object_created":
-                t = rec["type"]
-                created[t] = created.get(t, 0) + 1
-                live_objects += 1
-                if live_objects > peak_objects:
-                    peak_objects = live_objects
-            elif kind == "object_destroyed":
-                t = rec["type"]
-                destroyed[t] = destroyed.get(t, 0) + 1
-                live_objects -= 1
-            elif kind == "trace_start":
-                header = rec
-            last = rec
-            if progress is not None and not n & 0xFFFF:
-                progress(f.tell())
-    finally:
-        if isinstance(path, str):
-            f.close()
-    end_t = last.get("t", 0)
+    for n, rec in scan(path, info):
+        kind = rec["kind"]
+        # Most records are syscalls and handle events: test those first.
+        if kind == "syscall":
+            key = (rec["name"], rec["status"])
+            statuses[key] = statuses.get(key, 0) + 1
+        elif kind == "handle_created":
+            live_handles += 1
+            if live_handles > peak_handles:
+                peak_handles = live_handles
+        elif kind == "handle_closed":
+            live_handles -= 1
+        elif kind == "object_created":
+            names.see(rec)
+            t = rec["type"]
+            created[t] = created.get(t, 0) + 1
+            live_objects += 1
+            if live_objects > peak_objects:
+                peak_objects = live_objects
+        elif kind == "object_destroyed":
+            t = rec["type"]
+            destroyed[t] = destroyed.get(t, 0) + 1
+            live_objects -= 1
+        elif kind == "name":
+            names.see(rec)
+        elif kind == "process_exit":
+            exits.append({"pid": rec["process"], "code": rec["code"], "reason": rec.get("reason", "exit"),
+                          "t": rec["t"]})
+        elif kind == "deadlock":
+            deadlocks.append({"t": rec["t"], "blocked": rec["blocked"]})
+        else:
+            other[kind] = other.get(kind, 0) + 1
+        if progress is not None and not n & 0xFFFF:
+            progress(n)
     syscalls: Counter[str] = Counter()
     for (name, _), count in statuses.items():
         syscalls[name] += count
     by_status: dict[str, dict[str, int]] = {}
     errors: dict[str, dict[str, int]] = {}
-    for (name, status), count in sorted(statuses.items()):
-        label = zx.zx_status_get_string(status)
+    unreturned: dict[str, int] = {}
+    for (name, status), count in sorted(statuses.items(), key=lambda x: (x[0][0], -1 << 40 if x[0][1] is None
+                                                                           else x[0][1])):
+        label = status_str(status)
         by_status.setdefault(name, {})[label] = count
-        if status != 0:
+        if status is None:
+            unreturned[name] = count
+        elif status != 0:
             errors.setdefault(name, {})[label] = count
+    for e in exits:
+        e["process"] = names.process(e["pid"])
+    for d in deadlocks:
+        for b in d["blocked"]:
+            if isinstance(b, dict):
+                b["label"] = names.thread(b.get("tid", 0))
     types = sorted(set(created) | set(destroyed))
     created_c, destroyed_c = Counter(created), Counter(destroyed)
+    header = info.header
+    plugin_events = {k: v for k, v in sorted(other.items()) if "." in k}
+    core_events = {k: v for k, v in sorted(other.items()) if "." not in k}
     return {
         "version": header.get("version"),
         "seed": header.get("seed"),
         "plugins": header.get("plugins", []),
-        "events": n,
-        "end_time_ns": end_t,
+        "complete": info.complete,
+        "events": info.records,
+        "end_time_ns": info.last_t,
         "syscalls": dict(sorted(syscalls.items())),
         "syscalls_by_status": by_status,
         "errors": errors,
+        "did_not_return": unreturned,
         "objects": {t: {"created": created_c[t], "destroyed": destroyed_c[t]} for t in types},
         "peak_live_objects": peak_objects,
         "peak_live_handles": peak_handles,
         "live_objects_at_end": live_objects,
         "live_handles_at_end": live_handles,
+        "process_exits": exits,
+        "deadlocks": deadlocks,
+        "plugin_events": plugin_events,
+        "other_events": core_events,
     }
 
 
@@ -100,12 +113,14 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """An aligned text table (numbers right-aligned)."""
     cells = [[str(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
     def fmt(row: list[str], raw: list[Any] | None = None) -> str:
         out = []
         for i, c in enumerate(row):
             numeric = raw is not None and isinstance(raw[i], int)
             out.append(c.rjust(widths[i]) if numeric else c.ljust(widths[i]))
         return "  ".join(out).rstrip()
+
     lines = [fmt(headers), "  ".join("-" * w for w in widths)]
     lines += [fmt(c, r) for c, r in zip(cells, rows)]
     return "\n".join(lines)
@@ -114,18 +129,32 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def render_text(s: dict[str, Any]) -> str:
     """The summary as aligned tables for people."""
     out = [f"trace summary: {s['events']} events, {sum(s['syscalls'].values())} syscalls, "
-           f"virtual time {s['end_time_ns'] / 1e6:.3f} ms, seed {s['seed']}"]
+           f"virtual time {time_str(s['end_time_ns'])}, seed {s['seed']}"]
+    if not s.get("complete", True):
+        out.append("WARNING: no trace_end record: the trace is truncated, these results are partial")
     rows = []
     for name, count in s["syscalls"].items():
         by = s["syscalls_by_status"].get(name, {})
         ok = by.get("ZX_OK", 0)
-        errs = ", ".join(f"{k} {v}" for k, v in by.items() if k != "ZX_OK")
-        rows.append([name, count, ok, errs])
+        stuck = by.get("did not return", 0)
+        errs = ", ".join(f"{k} {v}" for k, v in by.items() if k not in ("ZX_OK", "did not return"))
+        rows.append([name, count, ok, stuck or "", errs])
     if rows:
-        out += ["", table(["syscall", "calls", "ok", "errors"], rows)]
+        out += ["", table(["syscall", "calls", "ok", "did not return", "errors"], rows)]
     orows = [[t, v["created"], v["destroyed"], v["created"] - v["destroyed"]] for t, v in s["objects"].items()]
     if orows:
         out += ["", table(["object type", "created", "destroyed", "alive at end"], orows)]
     out += ["", f"peak live objects {s['peak_live_objects']}, peak live handles {s['peak_live_handles']}; "
             f"at the end: {s['live_objects_at_end']} objects, {s['live_handles_at_end']} handles"]
+    if s["process_exits"]:
+        out += ["", table(["process", "ended at", "code", "why"],
+                          [[e["process"], time_str(e["t"]), e["code"], e["reason"]] for e in s["process_exits"]])]
+    for d in s["deadlocks"]:
+        out += ["", f"DEADLOCK at {time_str(d['t'])}: every thread is blocked with no deadline"]
+        out += [f"  {b.get('label', b.get('tid'))}: {b.get('wait')}" for b in d["blocked"] if isinstance(b, dict)]
+    if s["plugin_events"]:
+        out += ["", table(["plugin event", "count"], [[k, v] for k, v in s["plugin_events"].items()])]
     return "\n".join(out)
+
+
+__all__ = ["render_text", "size_str", "summarize", "table"]
