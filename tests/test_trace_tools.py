@@ -20,6 +20,9 @@ from microsim.cli import main as cli_main
 from microsim.runner import run_program
 from microsim.trace import TraceError, load, records
 from microsim.trace.analysis import diff, leaks, object_life, read_all, rights_str, signals_str
+from microsim.trace.export import STATE_TID, build_timeline, to_perfetto, validate
+from microsim.trace.fxt import MAGIC_RECORD
+from microsim.trace.sql import SCHEMA, query
 from microsim.trace.summary import render_text, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,7 +323,8 @@ def _bad_inputs(demo_trace: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
 
 
 SUBCOMMANDS = [["summary"], ["leaks"], ["object", "{f}", "1024"], ["grep"], ["diff", "{f}", "{f}"],
-               ["export", "-o", "{out}"]]
+               ["export", "-o", "{out}"], ["export", "--format", "fxt", "-o", "{out}"],
+               ["sql", "{f}", "SELECT count(*) FROM syscalls"], ["sqlite", "-o", "{out}"]]
 
 
 def _argv(sub: list[str], f: str, out: str) -> list[str]:
@@ -399,3 +403,283 @@ def test_every_event_kind_is_documented() -> None:
     assert len(examples) >= len(CORE_EVENT_KINDS)
     for line in examples:
         assert "kind" in json.loads(line)
+
+
+# --------------------------------------------------------------------------- Perfetto
+
+
+ALL_PROGRAMS = sorted(EXAMPLES.glob("*.py")) + sorted(PROGRAMS.glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def every_program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("all")
+    out = {}
+    for prog in ALL_PROGRAMS:
+        out[prog.stem] = str(d / f"{prog.stem}.jsonl")
+        run_program(prog, seed=3, trace=out[prog.stem])
+    return out
+
+
+def test_perfetto_export_is_valid_on_every_program(every_program: dict[str, str]) -> None:
+    for name, path in every_program.items():
+        doc = to_perfetto(path)
+        assert validate(doc) == [], name
+
+
+def test_perfetto_export_content(every_program: dict[str, str]) -> None:
+    doc = to_perfetto(every_program["producer_consumer"])
+    evs = doc["traceEvents"]
+    meta = {(e["pid"], e["tid"]): e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "thread_name"}
+    procs = {e["pid"]: e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "process_name"}
+    assert any(n.startswith("producer_consumer [") for n in procs.values())
+    assert any(n.startswith("consumer [") for n in meta.values())
+    assert any(n.endswith("state") for n in meta.values())
+    states = {e["name"] for e in evs if e.get("cat") == "state"}
+    assert "running" in states and any(s.startswith("blocked: ") for s in states)
+    flows = [e for e in evs if e["ph"] in ("s", "f") and e["cat"] == "channel"]
+    assert len(flows) == 2 * 10  # ten messages, each write -> the read that took it
+    xs = [e for e in evs if e["ph"] == "X" and e["cat"] == "syscall"]
+    assert all("status" in e["args"] for e in xs)
+    counters = {e["name"] for e in evs if e["ph"] == "C"}
+    assert {"live handles", "live objects"} <= counters
+    assert any(e["ph"] == "i" and e["cat"] == "signal" and "ZX_THREAD_TERMINATED" in e["name"] for e in evs)
+    demo = to_perfetto(every_program["demo"])["traceEvents"]
+    cats = {e["cat"] for e in demo if e["ph"] in ("s", "f")}
+    assert {"channel", "handle"} <= cats
+    assert any(e["ph"] == "i" and e["name"] == "iob.region_mapped" and "iob" in e["args"]
+               and "iob [" in e["args"]["iob"] for e in demo)
+    assert any(e["ph"] == "C" and e["name"] == "mapped bytes" for e in demo)
+    dl = to_perfetto(every_program["deadlock"])["traceEvents"]
+    assert any(e["ph"] == "i" and e["name"] == "DEADLOCK" and e["s"] == "g" for e in dl)
+    assert any(e["ph"] == "X" and e["args"].get("status") == "did not return" for e in dl)
+
+
+def test_validator_is_not_a_rubber_stamp(demo_trace: str) -> None:
+    doc = to_perfetto(demo_trace)
+    evs = doc["traceEvents"]
+    x = next(e for e in evs if e["ph"] == "X")
+    bad_docs = {
+        "phase": [*evs, {**x, "ph": "Q"}],
+        "missing": [*evs, {"ph": "X", "name": "x", "ts": 0, "pid": x["pid"]}],
+        "unnamed pid": [*evs, {**x, "pid": 99999}],
+        "overlap": [*evs, {**x, "ts": x["ts"] + x["dur"] / 2, "dur": x["dur"] * 5}],
+        "negative": [*evs, {**x, "dur": -1}],
+        "E without B": [*evs, {"ph": "E", "ts": 0, "pid": x["pid"], "tid": x["tid"]}],
+        "open B": [*evs, {"ph": "B", "name": "b", "ts": 0, "pid": x["pid"], "tid": x["tid"]}],
+        "async": [*evs, {"ph": "b", "name": "o", "cat": "c", "id": 1, "ts": 0, "pid": x["pid"]}],
+        "flow": [*evs, {"ph": "s", "name": "f", "cat": "c", "id": 77, "ts": x["ts"], "pid": x["pid"], "tid": x["tid"]}],
+        "metadata": [*evs, {"ph": "M", "name": "bogus", "pid": 0, "args": {}}],
+        "scope": [*evs, {"ph": "i", "name": "i", "ts": 0, "pid": x["pid"], "tid": x["tid"], "s": "z"}],
+        "counter": [*evs, {"ph": "C", "name": "c", "ts": 0, "pid": x["pid"], "args": {"v": "high"}}],
+    }
+    for what, bad in bad_docs.items():
+        assert validate({"traceEvents": bad}), what
+
+
+def test_export_cli_and_no_chrome_format(demo_trace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.json"
+    assert cli_main(["trace", "export", demo_trace, "-o", str(out)]) == 0
+    assert validate(json.loads(out.read_text())) == []
+    with pytest.raises(SystemExit):
+        cli_main(["trace", "export", demo_trace, "--format", "chrome", "-o", str(out)])
+
+
+# --------------------------------------------------------------------------- FXT
+
+
+def _fxt_decode(data: bytes) -> dict[str, Any]:
+    """A small FXT reader written from the specification, independent of the writer."""
+    import struct
+
+    assert len(data) % 8 == 0
+    words = struct.unpack(f"<{len(data) // 8}Q", data)
+    strings: dict[int, str] = {}
+    threads: dict[int, tuple[int, int]] = {}
+    out: dict[str, Any] = {"kobjs": {}, "events": [], "init": None}
+    pos = 0
+
+    def stream(p: int, n: int) -> tuple[str, int]:
+        raw = data[p * 8: p * 8 + n]
+        return raw.decode(), p + (n + 7) // 8
+
+    def sref(ref: int, p: int) -> tuple[str, int]:
+        if ref == 0:
+            return "", p
+        if ref & 0x8000:
+            return stream(p, ref & 0x7FFF)
+        return strings[ref], p
+
+    def args(n: int, p: int) -> tuple[dict[str, Any], int]:
+        res: dict[str, Any] = {}
+        for _ in range(n):
+            h = words[p]
+            atype, asize = h & 0xF, h >> 4 & 0xFFF
+            end = p + asize
+            name, q = sref(h >> 16 & 0xFFFF, p + 1)
+            if atype == 1:
+                v: Any = struct.unpack("<i", struct.pack("<I", h >> 32))[0]
+            elif atype == 2:
+                v = h >> 32
+            elif atype in (3,):
+                v = struct.unpack("<q", struct.pack("<Q", words[q]))[0]
+            elif atype in (4, 7, 8):
+                v = ("koid", words[q]) if atype == 8 else words[q]
+            elif atype == 5:
+                v = struct.unpack("<d", struct.pack("<Q", words[q]))[0]
+            elif atype == 6:
+                v, _ = sref(h >> 32 & 0xFFFF, q)
+            elif atype == 9:
+                v = bool(h >> 32 & 1)
+            else:
+                raise AssertionError(f"unknown argument type {atype}")
+            res[name] = v
+            p = end
+        return res, p
+
+    assert words[0] == 0x0016547846040010, "magic record first"
+    pos = 1
+    while pos < len(words):
+        h = words[pos]
+        rtype, size = h & 0xF, h >> 4 & 0xFFF
+        assert size >= 1, f"record at word {pos} has size 0"
+        body = pos + 1
+        if rtype == 1:
+            out["init"] = words[body]
+        elif rtype == 2:
+            idx, length = h >> 16 & 0x7FFF, h >> 32 & 0x7FFF
+            assert h >> 31 & 1 == 0 and h >> 47 & 1 == 0 and h >> 48 == 0
+            strings[idx], _ = stream(body, length)
+        elif rtype == 3:
+            threads[h >> 16 & 0xFF] = (words[body], words[body + 1])
+        elif rtype == 7:
+            obj_type, nref, nargs = h >> 16 & 0xFF, h >> 24 & 0xFFFF, h >> 40 & 0xF
+            koid = words[body]
+            name, q = sref(nref, body + 1)
+            a, q = args(nargs, q)
+            out["kobjs"][koid] = (obj_type, name, a)
+            assert q == pos + size
+        elif rtype == 4:
+            etype, nargs, tref = h >> 16 & 0xF, h >> 20 & 0xF, h >> 24 & 0xFF
+            cref, nref = h >> 32 & 0xFFFF, h >> 48 & 0xFFFF
+            ts = words[body]
+            q = body + 1
+            if tref:
+                pid, tid = threads[tref]
+            else:
+                pid, tid = words[q], words[q + 1]
+                q += 2
+            cat, q = sref(cref, q)
+            name, q = sref(nref, q)
+            a, q = args(nargs, q)
+            extra = words[q:pos + size]
+            out["events"].append({"type": etype, "ts": ts, "pid": pid, "tid": tid, "cat": cat, "name": name,
+                                  "args": a, "extra": list(extra)})
+        else:
+            raise AssertionError(f"unexpected record type {rtype}")
+        pos += size
+    assert pos == len(words)
+    return out
+
+
+def test_fxt_export_decodes_against_the_spec(every_program: dict[str, str], tmp_path: Path) -> None:
+    assert MAGIC_RECORD == 0x0016547846040010
+    for name in ("demo", "producer_consumer", "deadlock"):
+        path = every_program[name]
+        out = tmp_path / f"{name}.fxt"
+        assert cli_main(["trace", "export", path, "--format", "fxt", "-o", str(out)]) == 0
+        dec = _fxt_decode(out.read_bytes())
+        tl = build_timeline(path)
+        assert dec["init"] == 1_000_000_000
+        # Kernel objects: every koid, processes and threads named, threads know their process.
+        for koid, (typ, _, owner) in tl.objects.items():
+            assert koid in dec["kobjs"], koid
+            obj_type, label, args = dec["kobjs"][koid]
+            if typ == "process":
+                assert obj_type == zx.ZX_OBJ_TYPE_PROCESS and label == tl.processes[koid]
+            if typ == "thread":
+                assert obj_type == zx.ZX_OBJ_TYPE_THREAD and args["process"] == ("koid", owner)
+                assert label == tl.threads[owner, koid]
+        evs = dec["events"]
+        complete = [e for e in evs if e["type"] == 4]
+        assert len(complete) == len(tl.slices)
+        syscalls = sorted((e["ts"], e["extra"][0] - e["ts"], e["name"]) for e in complete if e["cat"] == "syscall")
+        assert syscalls == sorted((s.ts, s.dur, s.name) for s in tl.slices if s.cat == "syscall")
+        assert len([e for e in evs if e["type"] == 0]) == len(tl.instants)
+        assert len([e for e in evs if e["type"] == 1]) == len(tl.counters)
+        begins = {e["extra"][0]: e for e in evs if e["type"] == 8}
+        ends = {e["extra"][0]: e for e in evs if e["type"] == 10}
+        assert set(begins) == set(ends) == {f.id for f in tl.flows}
+        for fid, b in begins.items():
+            assert ends[fid]["ts"] >= b["ts"]
+            # Each flow point lies inside a complete event on its thread.
+            for p in (b, ends[fid]):
+                assert any(c["pid"] == p["pid"] and c["tid"] == p["tid"] and c["ts"] <= p["ts"] <= c["extra"][0]
+                           for c in complete)
+        ab = [e for e in evs if e["type"] == 5]
+        ae = [e for e in evs if e["type"] == 7]
+        assert sorted(e["extra"][0] for e in ab) == sorted(e["extra"][0] for e in ae) == sorted(
+            s.koid for s in tl.spans)
+        if name == "producer_consumer":
+            assert len(begins) == 10
+            assert any(e["tid"] >= STATE_TID and e["name"].startswith("blocked: ") for e in complete)
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def test_sql_tables_and_worked_queries(every_program: dict[str, str], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    path = every_program["producer_consumer"]
+    db_path = tmp_path / "pc.db"
+    assert cli_main(["trace", "sqlite", path, "-o", str(db_path)]) == 0
+    assert "syscalls" in capsys.readouterr().out
+    db = sqlite3.connect(db_path)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"processes", "threads", "syscalls", "objects", "handles", "signals", "thread_states",
+                      "thread_slices", "deadlocks", "events"}
+    assert all(f"CREATE TABLE {t} " in SCHEMA for t in tables)
+    # Names, and the consumer's state slices.
+    assert {r[0] for r in db.execute("SELECT name FROM threads")} == {"main", "consumer"}
+    assert db.execute("SELECT name FROM processes").fetchone()[0] == "producer_consumer"
+    n_sys = db.execute("SELECT count(*) FROM syscalls").fetchone()[0]
+    assert n_sys == len([r for r in _recs(path) if r["kind"] == "syscall"])
+    # Who signalled the object a thread waited on (the docs' worked query).
+    rows = db.execute(WHO_SIGNALLED).fetchall()
+    assert rows and all(r[-1] in ("main", "consumer") for r in rows)
+    # Handles alive per process over time, and the slowest syscalls.
+    assert db.execute(HANDLES_OVER_TIME).fetchall()
+    slow = db.execute(SLOWEST).fetchall()
+    assert slow[0][0] == "zx_object_wait_one"
+    db.close()
+    # `trace sql` prints a table, or JSON rows.
+    assert cli_main(["trace", "sql", path, "SELECT name, count(*) AS n FROM syscalls GROUP BY name ORDER BY name",
+                     "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert {"name": "zx_channel_write", "n": 10} in got
+    _, rows2 = query(every_program["deadlock"], "SELECT count(*) FROM syscalls WHERE returned = 0")
+    assert rows2 == [(3,)]
+    assert query(every_program["deadlock"], "SELECT count(*) FROM deadlocks")[1] == [(3,)]
+    assert cli_main(["trace", "sql", path, "SELECT nope FROM nowhere"]) == 1
+    assert "SQL error" in capsys.readouterr().err
+
+
+SLOWEST = "SELECT name, dur, status_name FROM syscalls ORDER BY dur DESC LIMIT 5"
+HANDLES_OVER_TIME = """
+SELECT p.name, t.ts,
+       (SELECT count(*) FROM handles h WHERE h.pid = p.pid AND h.created_ts <= t.ts
+          AND (h.closed_ts IS NULL OR h.closed_ts > t.ts)) AS live
+FROM processes p, (SELECT DISTINCT ts FROM syscalls) t ORDER BY p.pid, t.ts
+"""
+WHO_SIGNALLED = """
+SELECT w.sc, wt.name AS waiter, o.type, s.ts, st.name AS signaller
+FROM syscalls w
+JOIN threads wt ON wt.tid = w.tid
+JOIN objects o ON o.koid = w.koid
+JOIN signals s ON s.koid = w.koid AND s.ts BETWEEN w.ts AND w.ts + w.dur
+              AND (s.raised & json_extract(w.args, '$.signals')) != 0
+JOIN threads st ON st.tid = s.tid
+WHERE w.name = 'zx_object_wait_one'
+"""
