@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for name in ("bench_handles", "bench_vmar", "bench_vmo_sparse", "bench_switch", "bench_trace_summary"):
+for name in ("bench_handles", "bench_vmar", "bench_vmo_sparse", "bench_switch", "bench_trace_summary", "bench_trace_sql"):
     print(f"== {name}")
     sys.argv = [name]
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -102,50 +102,57 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
     if info is None:
         info = TraceInfo()
     info.path = path if isinstance(path, str) else getattr(path, "name", "<trace>")
-    required: dict[str, tuple[str, ...]] = {}
+    required: dict[str, frozenset[str]] = {}
+    common = frozenset(COMMON_FIELDS)
     blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
-    for n, rec in records(path):
-        if not info.records:
-            if rec.get("kind") != "trace_start":
-                raise TraceError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
-                                 f"not trace_start)")
-            if rec.get("version") not in SUPPORTED_VERSIONS:
-                raise TraceError(f"line {n}: unsupported trace version {rec.get('version')!r} "
-                                 f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
-            info.header = rec
-            required = {k: tuple(COMMON_FIELDS) + tuple(v.get("fields", ())) for k, v in info.kinds().items()}
-        info.records += 1
-        kind = rec.get("kind")
-        if not isinstance(kind, str):
-            raise TraceError(f"line {n}: record has no kind")
-        need = required.get(kind, COMMON_FIELDS)
-        for f in need:
-            if f not in rec:
-                raise TraceError(f"line {n}: malformed {kind} record: no {f!r} field")
-        t = rec["t"]
-        if not isinstance(t, int):
-            raise TraceError(f"line {n}: malformed {kind} record: t is not an integer")
-        info.last_t = t
-        if kind == "syscall":
-            tid = rec["tid"]
-            if rec["status"] is None:
-                info.unreturned += 1
-                blocked.pop(tid, None)
-            elif blocked.get(tid) == rec["sc"]:
-                del blocked[tid]
-                rec["status"] = None
-                rec["result"] = {"unwound": "blocked, never woken"}
-                info.unreturned += 1
-        elif kind == "thread_state":
-            state = rec.get("state")
-            if state == "blocked":
-                blocked[rec.get("thread", rec["tid"])] = rec["sc"]
-            elif state == "woken":
-                blocked.pop(rec.get("thread", rec["tid"]), None)
-        elif kind == "trace_end":
-            info.complete = True
-        yield n, rec
-    if not info.records:
+    count = 0
+    last_t = 0
+    try:
+        for n, rec in records(path):
+            if not count:
+                if rec.get("kind") != "trace_start":
+                    raise TraceError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
+                                     f"not trace_start)")
+                if rec.get("version") not in SUPPORTED_VERSIONS:
+                    raise TraceError(f"line {n}: unsupported trace version {rec.get('version')!r} "
+                                     f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
+                info.header = rec
+                required = {k: common | frozenset(v.get("fields", ())) for k, v in info.kinds().items()}
+            count += 1
+            kind = rec.get("kind")
+            need = required.get(kind, common)  # type: ignore[arg-type]
+            if not rec.keys() >= need:
+                if not isinstance(kind, str):
+                    raise TraceError(f"line {n}: record has no kind")
+                missing = sorted(need - rec.keys())
+                raise TraceError(f"line {n}: malformed {kind} record: no {missing[0]!r} field")
+            last_t = rec["t"]
+            if type(last_t) is not int:
+                raise TraceError(f"line {n}: malformed {kind} record: t is not an integer")
+            if kind == "syscall":
+                if blocked:
+                    tid = rec["tid"]
+                    if rec["status"] is None:
+                        blocked.pop(tid, None)
+                    elif blocked.get(tid) == rec["sc"]:
+                        del blocked[tid]
+                        rec["status"] = None
+                        rec["result"] = {"unwound": "blocked, never woken"}
+                if rec["status"] is None:
+                    info.unreturned += 1
+            elif kind == "thread_state":
+                state = rec.get("state")
+                if state == "blocked":
+                    blocked[rec.get("thread", rec["tid"])] = rec["sc"]
+                elif state == "woken":
+                    blocked.pop(rec.get("thread", rec["tid"]), None)
+            elif kind == "trace_end":
+                info.complete = True
+            yield n, rec
+    finally:
+        info.records = count
+        info.last_t = last_t
+    if not count:
         raise TraceError(f"{info.path}: empty trace (no records)")
 
 
