@@ -252,6 +252,8 @@ def test_diff_two_seeds_of_a_racy_program(race_traces: dict[str, str], capsys: p
     assert cli_main(["trace", "diff", race_traces["ok"], race_traces["bad"]]) == 1
     out = capsys.readouterr().out
     assert "schedules diverge at syscall" in out and "behaviour diverges in thread race/" in out
+    # The lost update shows where it does: the main thread's exit (an AssertionError).
+    assert b["thread"] == "race/main" and "lost an increment" in (b["b"] or b["a"]).get("detail", "")
     assert cli_main(["trace", "diff", race_traces["ok"], race_traces["bad"], "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["schedule"]["syscall_index"] == s["syscall_index"]
 

@@ -380,9 +380,11 @@ def event_str(rec: dict[str, Any], names: Names) -> str:
     typ = names.type.get(rec.get("koid", 0))
     parts = []
     for k, v in rec.items():
-        if k in COMMON_FIELDS:
+        if k in COMMON_FIELDS or k == "syscall":
             continue
-        if k in ("old", "new", "signals") and isinstance(v, int):
+        if k == "rights" and isinstance(v, int):
+            parts.append(f"rights={rights_str(v, typ)}")
+        elif k in ("old", "new", "signals") and isinstance(v, int):
             parts.append(f"{k}={signals_str(v, typ)}")
         elif k in _DECODED_FIELDS and isinstance(v, int):
             parts.append(f"{k}={_DECODED_FIELDS[k](v)}")
@@ -512,6 +514,8 @@ _IDENTITY_FIELDS = frozenset({
     "iob", "region_koid", "pid", "tid", "handles", "out", "base", "mapped_addr",
 })
 _IGNORED_BY_DEFAULT = frozenset({"seed"})
+# Syscalls whose result is a reading of the virtual clock (moves with the schedule).
+_TIME_CALLS = ("zx_clock_get", "zx_clock_read", "zx_ticks_get", "zx_deadline_after")
 
 
 class _Canon:
@@ -585,14 +589,16 @@ def _schedule(recs: Iterable[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]
 
 
 def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
-         info: TraceInfo | None = None) -> dict[str, Any] | None:
+         info: TraceInfo | None = None, compare_time: bool = False) -> dict[str, Any] | None:
     """How two runs differ, modulo values drawn from the seed.
 
     Handle values, koids and addresses are renamed by order of first appearance in each
     trace, so two runs that do the same things compare equal. Returns None if the runs
     match; otherwise `schedule`: the first syscall (in start order) made by a different
     thread, `behaviour`: the first syscall whose name, arguments, status or result differ
-    (in each thread's own order, so a mere reordering is not a change of behaviour), and
+    (in each thread's own order, so a mere reordering is not a change of behaviour; a
+    thread's exit and its process's exit code count as behaviour; the readings of the
+    virtual clock, which move with the schedule, do not unless `compare_time`), and
     `record`: the first record that differs, each with context.
     """
     ign = frozenset(ignore) | _IGNORED_BY_DEFAULT
@@ -639,13 +645,26 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
     # 2. behaviour: per thread (by name), the k-th syscall's canonical form. Canonical
     # names are per thread here too, so a different interleaving does not rename handles.
     def per_thread(recs: list[dict[str, Any]], names: Names) -> dict[str, list[dict[str, Any]]]:
+        """Each thread's own history: its syscalls, its exit, its process's exit."""
         by: dict[str, list[dict[str, Any]]] = {}
         canon: dict[str, _Canon] = {}
-        for _, r in _schedule(recs):
-            key = thread_key(names, r["tid"])
+        for r in recs:
+            kind = r["kind"]
+            if kind == "syscall":
+                key = thread_key(names, r["tid"])
+                item = {k: r[k] for k in ("name", "args", "status", "result") if k in r}
+                if not compare_time and r["name"].startswith(_TIME_CALLS):
+                    item.pop("result", None)
+            elif kind == "thread_state" and r.get("state") == "exit":
+                key = thread_key(names, r["thread"])
+                item = {"name": "(thread exit)", "result": r.get("detail", "")}
+            elif kind == "process_exit":
+                key = thread_key(names, r["tid"])
+                item = {"name": "(process exit)", "result": {"code": r["code"], "reason": r.get("reason")}}
+            else:
+                continue
             c = canon.setdefault(key, _Canon())
-            by.setdefault(key, []).append({"rec": r, "canon": c.record(
-                {k: r[k] for k in ("name", "args", "status", "result") if k in r}, ign)})
+            by.setdefault(key, []).append({"rec": r, "canon": c.record(item, ign)})
         return by
 
     pa, pb = per_thread(recs_a, names_a), per_thread(recs_b, names_b)

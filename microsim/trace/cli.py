@@ -152,11 +152,19 @@ def _grep(args: argparse.Namespace, info: TraceInfo) -> int:
 
 
 def _render_call(rec: dict[str, Any] | None) -> str:
-    return "(none)" if rec is None else syscall_str(rec)
+    if rec is None:
+        return "(none)"
+    if rec["kind"] == "thread_state":
+        return f"thread exit: {rec.get('detail') or 'returned'}"
+    if rec["kind"] == "process_exit":
+        return f"process exit: code {rec['code']} ({rec.get('reason', 'exit')})"
+    if rec["kind"] != "syscall":
+        return orjson.dumps(rec).decode()
+    return syscall_str(rec)
 
 
 def _diff(args: argparse.Namespace, info: TraceInfo) -> int:
-    d = diff(args.a, args.b, ignore=args.ignore or (), info=info)
+    d = diff(args.a, args.b, ignore=args.ignore or (), info=info, compare_time=args.compare_time)
     if args.json:
         _dump(d)
         return 0 if d is None else 1
@@ -176,7 +184,7 @@ def _diff(args: argparse.Namespace, info: TraceInfo) -> int:
     if b is None:
         print("behaviour: every thread made the same syscalls with the same results")
     else:
-        print(f"behaviour diverges in thread {b['thread']}, its syscall {b['call_index']} "
+        print(f"behaviour diverges in thread {b['thread']}, step {b['call_index']} of its history "
               f"(differs in: {', '.join(b['fields'])}):")
         for c in b["before"]:
             print(f"    {_render_call(c)}")
@@ -285,6 +293,8 @@ def add_trace_command(subparsers: Any) -> None:
     s.add_argument("b")
     s.add_argument("--ignore", action="append", metavar="FIELD",
                    help="a field to leave out of the comparison (repeatable), e.g. dur or t")
+    s.add_argument("--compare-time", action="store_true",
+                   help="also compare what clock syscalls returned (they move with the schedule)")
     s = cmd("export", _export, "export to Perfetto trace-event JSON or Fuchsia FXT")
     s.add_argument("--format", choices=["perfetto", "fxt"], default="perfetto")
     s.add_argument("-o", "--output")
