@@ -652,7 +652,7 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
             kind = r["kind"]
             if kind == "syscall":
                 key = thread_key(names, r["tid"])
-                item = {k: r[k] for k in ("name", "args", "status", "result") if k in r}
+                item: dict[str, Any] = {k: r[k] for k in ("name", "args", "status", "result") if k in r}
                 if not compare_time and r["name"].startswith(_TIME_CALLS):
                     item.pop("result", None)
             elif kind == "thread_state" and r.get("state") == "exit":
