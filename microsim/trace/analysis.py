@@ -380,7 +380,7 @@ def event_str(rec: dict[str, Any], names: Names) -> str:
     typ = names.type.get(rec.get("koid", 0))
     parts = []
     for k, v in rec.items():
-        if k in COMMON_FIELDS or k == "syscall":
+        if k in COMMON_FIELDS or k in ("syscall", "obj_type") or (k in ("related_koid", "owner") and not v):
             continue
         if k == "rights" and isinstance(v, int):
             parts.append(f"rights={rights_str(v, typ)}")
