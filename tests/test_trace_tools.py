@@ -304,8 +304,6 @@ def _bad_inputs(demo_trace: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
     empty.write_bytes(b"")
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(b"".join(lines) + b"\x00\x01 not json\n")
-    cut_mid = tmp_path / "cut_mid.jsonl"
-    cut_mid.write_bytes(b"".join(lines[:10]) + lines[10][:15])
     dropped = [dict(r) for r in recs]
     i = next(i for i, r in enumerate(dropped) if r["kind"] == "handle_created")
     del dropped[i]["koid"]
@@ -317,7 +315,6 @@ def _bad_inputs(demo_trace: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
         "missing": (str(tmp_path / "nope.jsonl"), "cannot open"),
         "empty": (str(empty), "empty trace"),
         "garbage": (str(garbage), f"line {len(lines) + 1}"),
-        "cut mid-record": (str(cut_mid), "line 11"),
         "field dropped": (_write(tmp_path / "dropped.jsonl", dropped), f"line {i + 1}"),
         "unknown version": (_write(tmp_path / "version.jsonl", version), "version 999"),
         "not a trace": (str(not_trace), "not a microsim trace"),
@@ -360,6 +357,13 @@ def test_truncated_trace_warns_and_gives_partial_results(demo_trace: str, tmp_pa
         assert code in (0, 1), (argv, captured.err)
         assert "no trace_end record" in captured.err and "partial" in captured.err, argv
     assert summarize(str(cut))["complete"] is False
+    # Cut in the middle of a record: the same warning, naming the cut line.
+    cut.write_bytes(b"".join(lines[:10]) + lines[10][:15])
+    for sub in SUBCOMMANDS:
+        argv = _argv(sub, str(cut), str(tmp_path / "out.bin"))
+        assert cli_main(argv) in (0, 1), argv
+        assert "line 11 is cut short" in capsys.readouterr().err, argv
+    assert summarize(str(cut))["events"] == 10
 
 
 def test_bad_input_from_a_shell_is_one_line_exit_2(demo_trace: str, tmp_path: Path) -> None:

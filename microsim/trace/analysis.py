@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -22,6 +23,27 @@ from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS
 from microsim.trace import SUPPORTED_VERSIONS, TraceError, records
 
 # --------------------------------------------------------------------------- reading
+
+
+class RecordError(TraceError):
+    """A record that parses but breaks the format (a missing field, a bad header)."""
+
+
+def _last_line_cut(path: str | IO[bytes], exc: TraceError) -> bool:
+    """Whether the reader's error is about the file's last line, cut short (no newline)."""
+    m = re.match(r"line (\d+):", str(exc))
+    if m is None or not isinstance(path, str):
+        return False
+    try:
+        with open(path, "rb") as f:
+            lines = 0
+            tail = b""
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                tail = chunk
+    except OSError:
+        return False
+    return bool(tail) and not tail.endswith(b"\n") and int(m.group(1)) == lines + 1
 
 
 @dataclass
@@ -34,6 +56,7 @@ class TraceInfo:
     records: int = 0
     last_t: int = 0
     unreturned: int = 0
+    cut_line: int = 0  # the last line, cut short mid-record (dropped)
     also: list[TraceInfo] = field(default_factory=list)  # other traces read (diff's B)
 
     @property
@@ -41,7 +64,8 @@ class TraceInfo:
         """Warnings to print (the trace was cut short...)."""
         out = []
         if self.records and not self.complete:
-            out.append(f"{self.path}: no trace_end record: the trace is truncated, results are partial")
+            cut = f" (line {self.cut_line} is cut short)" if self.cut_line else ""
+            out.append(f"{self.path}: no trace_end record: the trace is truncated{cut}, results are partial")
         for other in self.also:
             out += other.warnings
         return out
@@ -111,10 +135,10 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
         for n, rec in records(path):
             if not count:
                 if rec.get("kind") != "trace_start":
-                    raise TraceError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
+                    raise RecordError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
                                      f"not trace_start)")
                 if rec.get("version") not in SUPPORTED_VERSIONS:
-                    raise TraceError(f"line {n}: unsupported trace version {rec.get('version')!r} "
+                    raise RecordError(f"line {n}: unsupported trace version {rec.get('version')!r} "
                                      f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
                 info.header = rec
                 required = {k: common | frozenset(v.get("fields", ())) for k, v in info.kinds().items()}
@@ -123,12 +147,12 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
             need = required.get(kind, common)  # type: ignore[arg-type]
             if not rec.keys() >= need:
                 if not isinstance(kind, str):
-                    raise TraceError(f"line {n}: record has no kind")
+                    raise RecordError(f"line {n}: record has no kind")
                 missing = sorted(need - rec.keys())
-                raise TraceError(f"line {n}: malformed {kind} record: no {missing[0]!r} field")
+                raise RecordError(f"line {n}: malformed {kind} record: no {missing[0]!r} field")
             last_t = rec["t"]
             if type(last_t) is not int:
-                raise TraceError(f"line {n}: malformed {kind} record: t is not an integer")
+                raise RecordError(f"line {n}: malformed {kind} record: t is not an integer")
             if kind == "syscall":
                 if blocked:
                     tid = rec["tid"]
@@ -149,6 +173,12 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
             elif kind == "trace_end":
                 info.complete = True
             yield n, rec
+    except RecordError:
+        raise
+    except TraceError as exc:
+        if not _last_line_cut(path, exc):
+            raise
+        info.cut_line = count + 1
     finally:
         info.records = count
         info.last_t = last_t
