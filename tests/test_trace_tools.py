@@ -735,3 +735,40 @@ def test_documented_sql_queries_run(doc_traces: Path) -> None:
         got = "\n".join("|".join(str(v) for v in row) for row in db.execute(sql))
         assert got == expected, sql
     db.close()
+
+
+def _ports(ctx: Any) -> None:
+    """A thread queues user packets and a channel signal arms a wait_async packet."""
+    port = ctx.zx.port_create(0)
+    a, b = ctx.zx.channel_create(0)
+    ctx.zx.object_wait_async(b, port, 7, zx.ZX_CHANNEL_READABLE, 0)
+
+    def producer(ctx: Any, port: int, a: int) -> None:
+        for key in (1, 2):
+            ctx.zx.port_queue(port, zx.zx_port_packet_t(key=key, type=zx.ZX_PKT_TYPE_USER))
+        ctx.zx.channel_write(a, 0, b"x", [])
+
+    t = ctx.thread(producer, ctx, port, a, name="producer")
+    keys = [ctx.zx.port_wait(port, zx.ZX_TIME_INFINITE).key for _ in range(3)]
+    assert sorted(keys) == [1, 2, 7]
+    ctx.zx.object_wait_one(t, zx.ZX_THREAD_TERMINATED, zx.ZX_TIME_INFINITE)
+    for h in (t, a, b, port):
+        ctx.zx.handle_close(h)
+
+
+def test_port_packet_flows(tmp_path: Path) -> None:
+    path = str(tmp_path / "ports.jsonl")
+    for seed in range(3):
+        assert run_program(_ports, seed=seed, trace=path).ok
+        tl = build_timeline(path)
+        doc = to_perfetto(path)
+        assert validate(doc) == []
+        port_flows = [f for f in tl.flows if f.cat == "port"]
+        assert len(port_flows) == 3
+        names = {s.name for s in tl.slices if s.cat == "syscall"}
+        assert {"zx_port_queue", "zx_object_wait_async", "zx_port_wait"} <= names
+        by_point = {(s.pid, s.tid, s.ts + s.dur // 2): s.name for s in tl.slices if s.cat == "syscall"}
+        assert sorted(by_point[f.src] for f in port_flows) == ["zx_object_wait_async", "zx_port_queue",
+                                                               "zx_port_queue"]
+        assert {by_point[f.dst] for f in port_flows} == {"zx_port_wait"}
+        assert [f for f in tl.flows if f.cat == "channel"] == []  # the message was never read
