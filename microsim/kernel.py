@@ -112,6 +112,7 @@ class Kernel:
 
         if self.trace is not None:
             self.emit("trace_start", TRACE_FORMAT_VERSION, seed, list(self.plugins), syscall_ns)
+            self.mem.on_pages = self._emit_pages
         self.syscalls.build()
         self.pm.hook.kernel_started(kernel=self)
         if check_invariants:
@@ -286,6 +287,10 @@ class Kernel:
             self.emit("object_destroyed", obj.koid, obj.type_name)
         if self.obs_object_destroyed is not None:
             self.obs_object_destroyed(kernel=self, obj=obj)
+
+    def _emit_pages(self, committed: int) -> None:
+        """Trace the number of committed pages (set as `mem.on_pages` when tracing)."""
+        self.emit("pages", committed)
 
     def emit(self, kind: str, *fields: Any) -> None:
         """Append an event (call only when `self.trace is not None`)."""

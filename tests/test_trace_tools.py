@@ -456,6 +456,8 @@ def test_perfetto_export_content(every_program: dict[str, str]) -> None:
     assert any(e["ph"] == "i" and e["name"] == "iob.region_mapped" and "iob" in e["args"]
                and "iob [" in e["args"]["iob"] for e in demo)
     assert any(e["ph"] == "C" and e["name"] == "mapped bytes" for e in demo)
+    assert any(e["ph"] == "C" and e["name"] == "committed pages" and e["args"]["value"] > 0 for e in demo)
+    assert summarize(every_program["demo"])["peak_committed_pages"] > 0
     dl = to_perfetto(every_program["deadlock"])["traceEvents"]
     assert any(e["ph"] == "i" and e["name"] == "DEADLOCK" and e["s"] == "g" for e in dl)
     assert any(e["ph"] == "X" and e["args"].get("status") == "did not return" for e in dl)

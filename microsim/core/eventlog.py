@@ -58,6 +58,8 @@ CORE_EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "deadlock": ("blocked",),
     # An object's name (ZX_PROP_NAME): at creation if it has one, and when it is set.
     "name": ("koid", "name"),
+    # Pages of simulated memory committed kernel-wide, after each change.
+    "pages": ("committed",),
     "fault": ("addr", "access", "status"),
     "trace_end": ("syscalls", "events"),
 }

@@ -12,7 +12,8 @@ Both exports are built from one `Timeline`, derived from the trace:
 - flows: a channel write to the read that takes the message; a handle sent in a channel
   message to the call that receives it; a port packet from `zx_port_queue` (or from the
   `zx_object_wait_async` that armed it) to the `zx_port_wait` that takes it;
-- counters: live handles per process, mapped bytes per process, live objects (kernel);
+- counters: live handles per process, mapped bytes per process, live objects and
+  committed pages (kernel);
 - instants: signal changes (named by object type), deadlocks, process exits, and every
   plugin event (its koid fields labelled with the objects' names);
 - object lifetimes as async spans (id = koid, category = object type).
@@ -299,6 +300,8 @@ def build_timeline(path: str | IO[bytes], info: TraceInfo | None = None) -> Time
             d = rec["len"] if kind == "mapping_created" else -rec["len"]
             mapped[pid] = mapped.get(pid, 0) + d
             tl.counters.append(Counter(pid, t, "mapped bytes", mapped[pid]))
+        elif kind == "pages":
+            tl.counters.append(Counter(KERNEL_PID, t, "committed pages", rec["committed"]))
         elif kind in ("signal", "signal_strobe"):
             koid = rec["koid"]
             typ = names.type.get(koid)

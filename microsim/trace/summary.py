@@ -23,6 +23,7 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
     other: dict[str, int] = {}
     live_objects = peak_objects = 0
     live_handles = peak_handles = 0
+    pages = peak_pages = 0
     names = Names()
     exits: list[dict[str, Any]] = []
     deadlocks: list[dict[str, Any]] = []
@@ -57,6 +58,10 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
                           "t": rec["t"]})
         elif kind == "deadlock":
             deadlocks.append({"t": rec["t"], "blocked": rec["blocked"]})
+        elif kind == "pages":
+            pages = rec["committed"]
+            if pages > peak_pages:
+                peak_pages = pages
         else:
             other[kind] = other.get(kind, 0) + 1
         if progress is not None and not n & 0xFFFF:
@@ -102,6 +107,8 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
         "peak_live_handles": peak_handles,
         "live_objects_at_end": live_objects,
         "live_handles_at_end": live_handles,
+        "peak_committed_pages": peak_pages,
+        "committed_pages_at_end": pages,
         "process_exits": exits,
         "deadlocks": deadlocks,
         "plugin_events": plugin_events,
@@ -146,6 +153,9 @@ def render_text(s: dict[str, Any]) -> str:
         out += ["", table(["object type", "created", "destroyed", "alive at end"], orows)]
     out += ["", f"peak live objects {s['peak_live_objects']}, peak live handles {s['peak_live_handles']}; "
             f"at the end: {s['live_objects_at_end']} objects, {s['live_handles_at_end']} handles"]
+    if s.get("peak_committed_pages"):
+        out.append(f"committed memory: peak {s['peak_committed_pages']} pages, "
+                   f"{s['committed_pages_at_end']} at the end")
     if s["process_exits"]:
         out += ["", table(["process", "ended at", "code", "why"],
                           [[e["process"], time_str(e["t"]), e["code"], e["reason"]] for e in s["process_exits"]])]
