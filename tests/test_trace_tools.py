@@ -273,6 +273,12 @@ def test_diff_ignores_seed_drawn_values_only(tmp_path: Path) -> None:
     assert d is not None and d["schedule"] is None
     assert d["behaviour"]["fields"] == ["args"] and d["behaviour"]["a"]["name"] == "zx_channel_write"
     assert diff(str(a), c, ignore=["data"]) is None
+    # Two processes passing handles and mapping memory: two seeds, other handle values,
+    # koids and addresses, another schedule; the same behaviour.
+    run_program(EXAMPLES / "demo.py", seed=1, trace=str(a))
+    run_program(EXAMPLES / "demo.py", seed=2, trace=str(b))
+    d = diff(str(a), str(b))
+    assert d is not None and d["schedule"] is not None and d["behaviour"] is None
 
 
 # --------------------------------------------------------------------------- decoding

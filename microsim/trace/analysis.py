@@ -351,7 +351,8 @@ def size_str(n: int) -> str:
 
 
 _ARG_KINDS = {
-    "handle": "handle", "out": "handle", "handles": "handles", "signals": "signals",
+    "handle": "handle", "out": "handle", "handles": "handles", "vmar": "handle", "iob": "handle",
+    "port": "handle", "vmo": "handle", "source": "handle", "parent_vmar": "handle", "signals": "signals",
     "trigger": "signals", "set_mask": "signals", "clear_mask": "signals", "rights": "rights",
     "deadline": "deadline", "size": "size", "len": "size", "vmo_size": "size",
 }
@@ -393,6 +394,10 @@ def syscall_str(rec: dict[str, Any], names: Names | None = None) -> str:
     out = f"{rec['name']}({a}) -> {status_str(rec['status'])}"
     if isinstance(res, dict) and "unwound" in res and rec["status"] is None:
         out += f" ({res['unwound']})"
+    elif isinstance(res, int) and not isinstance(res, bool) and "map" in rec["name"]:
+        out += f" {res:#x}"
+    elif isinstance(res, int) and rec["name"] == "zx_object_wait_one":
+        out += f" observed={signals_str(res)}"
     elif res is not None:
         out += " " + (value_str("handle", res) if isinstance(res, int) and "create" in rec["name"]
                       else value_str("result", res))
@@ -544,15 +549,21 @@ _IDENTITY_FIELDS = frozenset({
     "iob", "region_koid", "pid", "tid", "handles", "out", "base", "mapped_addr",
 })
 _IGNORED_BY_DEFAULT = frozenset({"seed"})
+_KOID_KEYS = frozenset({"pid", "tid", "koid", "related_koid", "owner", "process", "thread", "vmar",
+                        "child", "iob", "region_koid", "parent_koid"})
 # Syscalls whose result is a reading of the virtual clock (moves with the schedule).
 _TIME_CALLS = ("zx_clock_get", "zx_clock_read", "zx_ticks_get", "zx_deadline_after")
 
 
 class _Canon:
-    """Renames seed-drawn values to their order of first appearance."""
+    """Renames seed-drawn values to their order of first appearance: handle values (any
+    int the trace shows as a handle), koids (by field name), addresses (any int the trace
+    shows as a mapping address, and large ints out of VMAR calls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, handles: frozenset[int] = frozenset(), addrs: frozenset[int] = frozenset()) -> None:
         self.maps: dict[str, dict[int, str]] = {"h": {}, "k": {}, "a": {}}
+        self.handles = handles
+        self.addrs = addrs
 
     def _name(self, space: str, value: int) -> str:
         m = self.maps[space]
@@ -567,12 +578,11 @@ class _Canon:
         if isinstance(value, int):
             if not value:
                 return 0
-            if key in ("pid", "tid", "koid", "related_koid", "owner", "process", "thread", "vmar",
-                       "child", "iob", "region_koid"):
-                return self._name("k", value)
-            if key in ("handle", "out", "handles") or key.startswith("handle") or (in_args and key.endswith("_handle")):
+            if value in self.handles:
                 return self._name("h", value)
-            if key in ("addr", "base", "mapped_addr", "vmar_addr"):
+            if not in_args and key in _KOID_KEYS:
+                return self._name("k", value)
+            if value in self.addrs or key in ("addr", "base", "mapped_addr", "vmar_addr"):
                 return self._name("a", value)
             return value
         if isinstance(value, list):
@@ -582,16 +592,14 @@ class _Canon:
         return value
 
     def result(self, name: str, value: Any) -> Any:
-        """Results: handles out of *_create / duplicate / replace / read calls, addresses of maps."""
+        """A syscall's result: handles and addresses by identity, koids in structs by name."""
         if isinstance(value, int) and not isinstance(value, bool):
-            if name.endswith(("_create", "_duplicate", "_replace", "_self", "_create_child")):
+            if value in self.handles:
                 return self._name("h", value)
-            if "map" in name:
+            if value in self.addrs or ("vmar" in name and value >= 1 << 32):
                 return self._name("a", value)
             return value
         if isinstance(value, list):
-            if name.endswith("_create") and all(isinstance(v, int) for v in value):
-                return [self._name("h", v) for v in value]
             return [self.result(name, v) for v in value]
         if isinstance(value, dict):
             return {k: self.value(k, v) for k, v in value.items()}
@@ -636,7 +644,14 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
     info_a.also.append(info_b)
     recs_a = [rec for _, rec in scan(path_a, info_a)]
     recs_b = [rec for _, rec in scan(path_b, info_b)]
-    ca, cb = _Canon(), _Canon()
+    def drawn(recs: list[dict[str, Any]]) -> tuple[frozenset[int], frozenset[int]]:
+        handles = frozenset(r["handle"] for r in recs if r["kind"] == "handle_created")
+        addrs = frozenset(r["addr"] for r in recs if r["kind"] in ("mapping_created", "iob.region_mapped")
+                          and isinstance(r.get("addr"), int))
+        return handles, addrs
+
+    drawn_a, drawn_b = drawn(recs_a), drawn(recs_b)
+    ca, cb = _Canon(*drawn_a), _Canon(*drawn_b)
     canon_a = [ca.record(r, ign) for r in recs_a]
     canon_b = [cb.record(r, ign) for r in recs_b]
     if canon_a == canon_b:
@@ -674,7 +689,8 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
     out["schedule"] = sched_div
     # 2. behaviour: per thread (by name), the k-th syscall's canonical form. Canonical
     # names are per thread here too, so a different interleaving does not rename handles.
-    def per_thread(recs: list[dict[str, Any]], names: Names) -> dict[str, list[dict[str, Any]]]:
+    def per_thread(recs: list[dict[str, Any]], names: Names,
+                   drawn: tuple[frozenset[int], frozenset[int]]) -> dict[str, list[dict[str, Any]]]:
         """Each thread's own history: its syscalls, its exit, its process's exit."""
         by: dict[str, list[dict[str, Any]]] = {}
         canon: dict[str, _Canon] = {}
@@ -693,11 +709,13 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
                 item = {"name": "(process exit)", "result": {"code": r["code"], "reason": r.get("reason")}}
             else:
                 continue
-            c = canon.setdefault(key, _Canon())
+            c = canon.get(key)
+            if c is None:
+                c = canon[key] = _Canon(*drawn)
             by.setdefault(key, []).append({"rec": r, "canon": c.record(item, ign)})
         return by
 
-    pa, pb = per_thread(recs_a, names_a), per_thread(recs_b, names_b)
+    pa, pb = per_thread(recs_a, names_a, drawn_a), per_thread(recs_b, names_b, drawn_b)
     first: dict[str, Any] | None = None
     for key in sorted(set(pa) | set(pb)):
         la, lb = pa.get(key, []), pb.get(key, [])
