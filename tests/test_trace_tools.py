@@ -313,6 +313,11 @@ def _bad_inputs(demo_trace: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
     dropped = [dict(r) for r in recs]
     i = next(i for i, r in enumerate(dropped) if r["kind"] == "handle_created")
     del dropped[i]["koid"]
+    typed = [dict(r) for r in recs]
+    j = next(j for j, r in enumerate(typed) if r["kind"] == "signal")
+    typed[j]["new"] = "lots"
+    k = next(k for k, r in enumerate(typed) if r["kind"] == "syscall")
+    typed[k]["args"] = 7
     version = [dict(r) for r in recs]
     version[0]["version"] = 999
     not_trace = tmp_path / "notes.jsonl"
@@ -322,6 +327,7 @@ def _bad_inputs(demo_trace: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
         "empty": (str(empty), "empty trace"),
         "garbage": (str(garbage), f"line {len(lines) + 1}"),
         "field dropped": (_write(tmp_path / "dropped.jsonl", dropped), f"line {i + 1}"),
+        "wrong field types": (_write(tmp_path / "typed.jsonl", typed), f"line {min(j, k) + 1}"),
         "unknown version": (_write(tmp_path / "version.jsonl", version), "version 999"),
         "not a trace": (str(not_trace), "not a microsim trace"),
     }

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class TraceInfo:
     last_t: int = 0
     unreturned: int = 0
     cut_line: int = 0  # the last line, cut short mid-record (dropped)
+    line: int = 0  # the line of the record being processed
     also: list[TraceInfo] = field(default_factory=list)  # other traces read (diff's B)
 
     @property
@@ -104,6 +106,52 @@ _CORE_OBJECTS: dict[str, tuple[str, ...]] = {
 }
 
 
+_I, _S = int, str
+# The types of the fields the tools read, per core kind (common fields: ints). The
+# syscall's `status` (int or null) and `args` are checked apart.
+_FIELD_TYPES: dict[str, tuple[tuple[str, type], ...]] = {
+    "syscall": (("name", _S), ("dur", _I)),
+    "object_created": (("koid", _I), ("type", _S), ("related_koid", _I)),
+    "object_destroyed": (("koid", _I), ("type", _S)),
+    "handle_created": (("handle", _I), ("koid", _I), ("rights", _I), ("reason", _S)),
+    "handle_closed": (("handle", _I), ("koid", _I), ("reason", _S)),
+    "signal": (("koid", _I), ("old", _I), ("new", _I)),
+    "signal_strobe": (("koid", _I), ("signals", _I)),
+    "mapping_created": (("vmar", _I), ("addr", _I), ("len", _I), ("koid", _I)),
+    "mapping_destroyed": (("vmar", _I), ("addr", _I), ("len", _I), ("koid", _I)),
+    "thread_state": (("thread", _I), ("state", _S)),
+    "process_exit": (("process", _I), ("code", _I)),
+    "deadlock": (("blocked", list),),
+    "name": (("koid", _I), ("name", _S)),
+    "pages": (("committed", _I),),
+}
+_COMMON_FIELD_NAMES = ("t", "sc", "pid", "tid")
+
+
+def _type_checks(info: TraceInfo, required: dict[str, frozenset[str]]
+                 ) -> dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...]]]:
+    """kind -> (getter of the checked fields, their types, their names): the common
+    fields, the typed fields of core kinds and the koid fields of plugin kinds, where the
+    kind declares them."""
+    objs = object_fields(info)
+    out: dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...]]] = {}
+    for kind in set(required) | set(_FIELD_TYPES):
+        declared = required.get(kind, frozenset())
+        extra = _FIELD_TYPES.get(kind, tuple((f, int) for f in objs.get(kind, ())))
+        pairs = [(f, int) for f in _COMMON_FIELD_NAMES] + [(f, t) for f, t in extra if f in declared]
+        names = tuple(f for f, _ in pairs)
+        out[kind] = (operator.itemgetter(*names), tuple(t for _, t in pairs), names)
+    return out
+
+
+def _type_error(n: int, kind: Any, values: tuple[Any, ...], expected: tuple[type, ...],
+                names: tuple[str, ...]) -> None:
+    for name, value, want in zip(names, values, expected):
+        if type(value) is not want:
+            raise RecordError(f"line {n}: malformed {kind} record: {name} is {type(value).__name__}, "
+                              f"not {want.__name__}")
+
+
 def object_fields(info: TraceInfo) -> dict[str, tuple[str, ...]]:
     """kind -> the fields whose values are koids (header `objects`, else known kinds)."""
     out = dict(_CORE_OBJECTS)
@@ -126,8 +174,11 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
     if info is None:
         info = TraceInfo()
     info.path = path if isinstance(path, str) else getattr(path, "name", "<trace>")
-    required: dict[str, frozenset[str]] = {}
     common = frozenset(COMMON_FIELDS)
+    default_check = (common, operator.itemgetter(*_COMMON_FIELD_NAMES), (int,) * len(_COMMON_FIELD_NAMES),
+                     _COMMON_FIELD_NAMES)
+    checks: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], Any], tuple[type, ...],
+                            tuple[str, ...]]] = {}
     blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
     count = 0
     last_t = 0
@@ -142,18 +193,27 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                                      f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
                 info.header = rec
                 required = {k: common | frozenset(v.get("fields", ())) for k, v in info.kinds().items()}
+                checks = {k: (required.get(k, common), *chk) for k, chk in _type_checks(info, required).items()}
             count += 1
-            kind = rec.get("kind")
-            need = required.get(kind, common)  # type: ignore[arg-type]
+            kind = rec["kind"]
+            chk = checks.get(kind) if type(kind) is str else None
+            if chk is None:
+                if type(kind) is not str:
+                    raise RecordError(f"line {n}: the record's kind is not a string")
+                chk = default_check
+            need, getter, expected, fnames = chk
             if not rec.keys() >= need:
-                if not isinstance(kind, str):
-                    raise RecordError(f"line {n}: record has no kind")
                 missing = sorted(need - rec.keys())
                 raise RecordError(f"line {n}: malformed {kind} record: no {missing[0]!r} field")
-            last_t = rec["t"]
-            if type(last_t) is not int:
-                raise RecordError(f"line {n}: malformed {kind} record: t is not an integer")
+            values = getter(rec)
+            if tuple(map(type, values)) != expected:
+                _type_error(n, kind, values, expected, fnames)
+            last_t = values[0]
+            info.line = n
             if kind == "syscall":
+                st = rec["status"]
+                if (st is not None and type(st) is not int) or type(rec["args"]) not in (dict, list, type(None)):
+                    raise RecordError(f"line {n}: malformed syscall record: status or args of the wrong type")
                 if blocked:
                     tid = rec["tid"]
                     if rec["status"] is None:

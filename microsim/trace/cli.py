@@ -34,7 +34,7 @@ from microsim.trace.analysis import (
 )
 from microsim.trace.export import to_perfetto, validate
 from microsim.trace.fxt import write_fxt
-from microsim.trace.sql import load_sqlite, query
+from microsim.trace.sql import SqlError, load_sqlite, query
 from microsim.trace.summary import render_text, summarize, table
 
 EXIT_BAD_INPUT = 2
@@ -255,6 +255,14 @@ def _guard(fn: Callable[[argparse.Namespace, TraceInfo], int]) -> Callable[[argp
             if getattr(args, "debug", False):
                 raise
             print(f"microsim: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, OverflowError) as exc:
+            # A record whose fields have the wrong types: malformed input, not a crash.
+            if getattr(args, "debug", False) or isinstance(exc, SqlError):
+                raise
+            where = f"line {info.line}: " if info.line else ""
+            print(f"microsim: error: {info.path or args.file}: {where}malformed record "
+                  f"({type(exc).__name__}: {exc})", file=sys.stderr)
             return EXIT_BAD_INPUT
         _warn(info)
         return code
