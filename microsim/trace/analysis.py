@@ -77,7 +77,8 @@ class TraceInfo:
         declared = self.header.get("kinds")
         if isinstance(declared, dict):
             return declared
-        return {k: {"fields": list(v), "objects": list(_CORE_OBJECTS.get(k, ()))}
+        return {k: {"fields": [f for f in v if f not in _LATE_FIELDS.get(k, ())],
+                    "objects": list(_CORE_OBJECTS.get(k, ()))}
                 for k, v in CORE_EVENT_KINDS.items()}
 
 
@@ -107,49 +108,73 @@ _CORE_OBJECTS: dict[str, tuple[str, ...]] = {
 
 
 _I, _S = int, str
-# The types of the fields the tools read, per core kind (common fields: ints). The
-# syscall's `status` (int or null) and `args` are checked apart.
-_FIELD_TYPES: dict[str, tuple[tuple[str, type], ...]] = {
-    "syscall": (("name", _S), ("dur", _I)),
-    "object_created": (("koid", _I), ("type", _S), ("related_koid", _I)),
-    "object_destroyed": (("koid", _I), ("type", _S)),
-    "handle_created": (("handle", _I), ("koid", _I), ("rights", _I), ("reason", _S)),
-    "handle_closed": (("handle", _I), ("koid", _I), ("reason", _S)),
-    "signal": (("koid", _I), ("old", _I), ("new", _I)),
-    "signal_strobe": (("koid", _I), ("signals", _I)),
-    "mapping_created": (("vmar", _I), ("addr", _I), ("len", _I), ("koid", _I)),
-    "mapping_destroyed": (("vmar", _I), ("addr", _I), ("len", _I), ("koid", _I)),
-    "thread_state": (("thread", _I), ("state", _S)),
-    "process_exit": (("process", _I), ("code", _I)),
-    "deadlock": (("blocked", list),),
-    "name": (("koid", _I), ("name", _S)),
-    "pages": (("committed", _I),),
+# The types of the fields of the core kinds (common fields: ints). A syscall's `args`,
+# `status` (int or null) and `result` are checked apart; fields of plugin kinds are
+# checked for presence, and for being ints where the kind declares them as koids.
+_FIELD_TYPES: dict[str, dict[str, type]] = {
+    "trace_start": {"version": _I, "seed": _I, "plugins": list, "syscall_ns": _I},
+    "syscall": {"name": _S, "dur": _I},
+    "object_created": {"koid": _I, "type": _S, "obj_type": _I, "related_koid": _I, "owner": _I},
+    "object_destroyed": {"koid": _I, "type": _S},
+    "handle_created": {"handle": _I, "koid": _I, "rights": _I, "reason": _S},
+    "handle_closed": {"handle": _I, "koid": _I, "reason": _S},
+    "signal": {"koid": _I, "old": _I, "new": _I},
+    "signal_strobe": {"koid": _I, "signals": _I},
+    "mapping_created": {"vmar": _I, "addr": _I, "len": _I, "koid": _I, "offset": _I, "perms": _I},
+    "mapping_destroyed": {"vmar": _I, "addr": _I, "len": _I, "koid": _I},
+    "thread_state": {"thread": _I, "state": _S, "detail": _S},
+    "process_exit": {"process": _I, "code": _I, "reason": _S},
+    "deadlock": {"blocked": list},
+    "name": {"koid": _I, "name": _S},
+    "pages": {"committed": _I},
+    "fault": {"addr": _I, "access": _S, "status": _I},
+    "trace_end": {"syscalls": _I, "events": _I},
 }
+_CHECKED_APART = {"syscall": frozenset({"args", "status", "result"})}
 _COMMON_FIELD_NAMES = ("t", "sc", "pid", "tid")
+_ABSENT = object()
+_ARGS_TYPES = (dict, list, type(None))
+# Fields added to a core kind after version 1 first shipped (optional in a v1 trace
+# whose header does not list its kinds).
+_LATE_FIELDS = {"process_exit": ("reason",)}
+
+Check = tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...], "frozenset[str] | None"]
 
 
-def _type_checks(info: TraceInfo, required: dict[str, frozenset[str]]
-                 ) -> dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...]]]:
-    """kind -> (getter of the checked fields, their types, their names): the common
-    fields, the typed fields of core kinds and the koid fields of plugin kinds, where the
-    kind declares them."""
+def _checks(info: TraceInfo) -> dict[str, Check]:
+    """kind -> (getter of its typed fields, their types, their names, the other fields it
+    must have or None)."""
     objs = object_fields(info)
-    out: dict[str, tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...]]] = {}
-    for kind in set(required) | set(_FIELD_TYPES):
-        declared = required.get(kind, frozenset())
-        extra = _FIELD_TYPES.get(kind, tuple((f, int) for f in objs.get(kind, ())))
-        pairs = [(f, int) for f in _COMMON_FIELD_NAMES] + [(f, t) for f, t in extra if f in declared]
-        names = tuple(f for f, _ in pairs)
-        out[kind] = (operator.itemgetter(*names), tuple(t for _, t in pairs), names)
+    out: dict[str, Check] = {}
+    for kind, decl in info.kinds().items():
+        fields = [f for f in decl.get("fields", ()) if isinstance(f, str)]
+        types = _FIELD_TYPES.get(kind) or dict.fromkeys(objs.get(kind, ()), int)
+        typed = list(_COMMON_FIELD_NAMES) + [f for f in fields if f in types]
+        loose = frozenset(fields) - set(typed) - _CHECKED_APART.get(kind, frozenset())
+        expected = tuple(int if f in _COMMON_FIELD_NAMES else types[f] for f in typed)
+        out[kind] = (operator.itemgetter(*typed), expected, tuple(typed), loose or None)
     return out
 
 
-def _type_error(n: int, kind: Any, values: tuple[Any, ...], expected: tuple[type, ...],
-                names: tuple[str, ...]) -> None:
-    for name, value, want in zip(names, values, expected):
-        if type(value) is not want:
-            raise RecordError(f"line {n}: malformed {kind} record: {name} is {type(value).__name__}, "
-                              f"not {want.__name__}")
+def _syscall_error(n: int, rec: dict[str, Any]) -> RecordError:
+    for f in ("args", "status", "result"):
+        if f not in rec:
+            return RecordError(f"line {n}: malformed syscall record: no {f!r} field")
+    if type(rec["args"]) not in _ARGS_TYPES:
+        return RecordError(f"line {n}: malformed syscall record: args is {type(rec['args']).__name__}")
+    return RecordError(f"line {n}: malformed syscall record: status is {type(rec['status']).__name__}, "
+                       f"not int or null")
+
+
+def _check_error(n: int, kind: Any, rec: dict[str, Any], expected: tuple[type, ...],
+                 names: tuple[str, ...]) -> RecordError:
+    for name, want in zip(names, expected):
+        if name not in rec:
+            return RecordError(f"line {n}: malformed {kind} record: no {name!r} field")
+        if type(rec[name]) is not want:
+            return RecordError(f"line {n}: malformed {kind} record: {name} is {type(rec[name]).__name__}, "
+                               f"not {want.__name__}")
+    return RecordError(f"line {n}: malformed {kind} record")
 
 
 def object_fields(info: TraceInfo) -> dict[str, tuple[str, ...]]:
@@ -174,11 +199,9 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
     if info is None:
         info = TraceInfo()
     info.path = path if isinstance(path, str) else getattr(path, "name", "<trace>")
-    common = frozenset(COMMON_FIELDS)
-    default_check = (common, operator.itemgetter(*_COMMON_FIELD_NAMES), (int,) * len(_COMMON_FIELD_NAMES),
-                     _COMMON_FIELD_NAMES)
-    checks: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], Any], tuple[type, ...],
-                            tuple[str, ...]]] = {}
+    default_check: Check = (operator.itemgetter(*_COMMON_FIELD_NAMES), (int,) * len(_COMMON_FIELD_NAMES),
+                            _COMMON_FIELD_NAMES, None)
+    checks: dict[str, Check] = {}
     blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
     count = 0
     last_t = 0
@@ -192,8 +215,7 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                     raise RecordError(f"line {n}: unsupported trace version {rec.get('version')!r} "
                                      f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
                 info.header = rec
-                required = {k: common | frozenset(v.get("fields", ())) for k, v in info.kinds().items()}
-                checks = {k: (required.get(k, common), *chk) for k, chk in _type_checks(info, required).items()}
+                checks = _checks(info)
             count += 1
             kind = rec["kind"]
             chk = checks.get(kind) if type(kind) is str else None
@@ -201,19 +223,22 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                 if type(kind) is not str:
                     raise RecordError(f"line {n}: the record's kind is not a string")
                 chk = default_check
-            need, getter, expected, fnames = chk
-            if not rec.keys() >= need:
-                missing = sorted(need - rec.keys())
-                raise RecordError(f"line {n}: malformed {kind} record: no {missing[0]!r} field")
-            values = getter(rec)
+            getter, expected, fnames, loose = chk
+            try:
+                values = getter(rec)
+            except KeyError:
+                raise _check_error(n, kind, rec, expected, fnames) from None
             if tuple(map(type, values)) != expected:
-                _type_error(n, kind, values, expected, fnames)
+                raise _check_error(n, kind, rec, expected, fnames)
+            if loose is not None and not rec.keys() >= loose:
+                raise RecordError(f"line {n}: malformed {kind} record: no {sorted(loose - rec.keys())[0]!r} field")
             last_t = values[0]
             info.line = n
             if kind == "syscall":
-                st = rec["status"]
-                if (st is not None and type(st) is not int) or type(rec["args"]) not in (dict, list, type(None)):
-                    raise RecordError(f"line {n}: malformed syscall record: status or args of the wrong type")
+                st = rec.get("status", _ABSENT)
+                if (st is not None and type(st) is not int) or type(rec.get("args", _ABSENT)) not in _ARGS_TYPES \
+                        or "result" not in rec:
+                    raise _syscall_error(n, rec)
                 if blocked:
                     tid = rec["tid"]
                     if rec["status"] is None:
