@@ -786,3 +786,44 @@ def test_port_packet_flows(tmp_path: Path) -> None:
                                                                "zx_port_queue"]
         assert {by_point[f.dst] for f in port_flows} == {"zx_port_wait"}
         assert [f for f in tl.flows if f.cat == "channel"] == []  # the message was never read
+
+
+def test_header_kinds_and_objects_are_honoured(leak_run: tuple[str, Any], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A self-describing header (`kinds` with `objects`) decides which fields are koids,
+    for plugin events too: grep --koid, trace object and the export use it."""
+    path, _ = leak_run
+    recs = _recs(path)
+    vmo = next(r["koid"] for r in recs if r["kind"] == "object_created" and r["type"] == "vmo")
+    common = ("kind", "t", "sc", "pid", "tid")
+    kinds: dict[str, Any] = {}
+    for r in recs:
+        kinds.setdefault(r["kind"], {"fields": [k for k in r if k not in common], "objects": []})
+    kinds["object_created"]["objects"] = ["koid", "related_koid", "owner"]
+    kinds["x.poked"] = {"fields": ["target", "how"], "objects": ["target"]}
+    recs[0] = {**recs[0], "kinds": kinds}
+    end = recs.pop()
+    recs.append({"kind": "x.poked", "t": end["t"], "sc": 0, "pid": 0, "tid": 0, "target": vmo, "how": "gently"})
+    recs.append(end)
+    p = _write(tmp_path / "v2ish.jsonl", recs)
+    assert cli_main(["trace", "grep", p, "--koid", str(vmo), "--kind", "x.*", "--json"]) == 0
+    assert [json.loads(x)["how"] for x in capsys.readouterr().out.splitlines()] == ["gently"]
+    assert any(e["kind"] == "x.poked" for e in object_life(p, vmo))
+    inst = [i for i in build_timeline(p).instants if i.name == "x.poked"]
+    assert inst and inst[0].args["target"] == f"vmo [{vmo}]"
+    assert summarize(p)["plugin_events"] == {"x.poked": 1}
+    # A declared koid field that is not an integer is a malformed record.
+    recs[-2]["target"] = "the vmo"
+    bad = _write(tmp_path / "v2bad.jsonl", recs)
+    assert cli_main(["trace", "summary", bad]) == 2
+    assert f"line {len(recs) - 1}: malformed x.poked record: target is str" in capsys.readouterr().err
+
+
+def test_v1_trace_without_exit_reason_still_reads(leak_run: tuple[str, Any], tmp_path: Path) -> None:
+    path, _ = leak_run
+    recs = _recs(path)
+    for r in recs:
+        if r["kind"] == "process_exit":
+            del r["reason"]
+    p = _write(tmp_path / "old.jsonl", recs)
+    assert [e["reason"] for e in summarize(p)["process_exits"]] == ["exit"]
