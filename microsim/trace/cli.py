@@ -1,4 +1,4 @@
-"""`microsim trace ...`: summary, leaks, object, grep, diff, export, sql, sqlite.
+"""`microsim trace ...`: summary, cat, leaks, object, grep, diff, export, sql, sqlite.
 
 Every subcommand reads through `analysis.scan`, so bad input is treated the same way
 everywhere: an unreadable, empty, unknown-version or malformed trace prints one line
@@ -226,6 +226,13 @@ def _export(args: argparse.Namespace, info: TraceInfo) -> int:
     return 0
 
 
+def _cat(args: argparse.Namespace, info: TraceInfo) -> int:
+    out = sys.stdout
+    for _, rec in scan(args.file, info):
+        out.write(orjson.dumps(rec).decode() + "\n")
+    return 0
+
+
 def _sql(args: argparse.Namespace, info: TraceInfo) -> int:
     cols, rows = query(args.file, args.query, info=info)
     if args.json:
@@ -285,6 +292,7 @@ def add_trace_command(subparsers: Any) -> None:
         return s
 
     cmd("summary", _summary, "syscalls, objects, peaks, errors, process endings, deadlocks")
+    cmd("cat", _cat, "every record as a JSON object with named fields, one per line (--json: the same)")
     cmd("leaks", _leaks, "handles still held when their process ended; objects alive at the end")
     s = cmd("object", _object, "the life of one object")
     s.add_argument("koid", type=int)
