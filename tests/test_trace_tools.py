@@ -501,8 +501,11 @@ def test_export_cli_and_no_chrome_format(demo_trace: str, tmp_path: Path, capsys
     out = tmp_path / "out.json"
     assert cli_main(["trace", "export", demo_trace, "-o", str(out)]) == 0
     assert validate(json.loads(out.read_text())) == []
-    with pytest.raises(SystemExit):
-        cli_main(["trace", "export", demo_trace, "--format", "chrome", "-o", str(out)])
+    try:
+        code = cli_main(["trace", "export", demo_trace, "--format", "chrome", "-o", str(out)])
+    except SystemExit as exc:
+        code = exc.code  # type: ignore[assignment]
+    assert code == 2 and "invalid choice: 'chrome'" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- FXT
