@@ -832,3 +832,23 @@ def test_v1_trace_without_exit_reason_still_reads(leak_run: tuple[str, Any], tmp
             del r["reason"]
     p = _write(tmp_path / "old.jsonl", recs)
     assert [e["reason"] for e in summarize(p)["process_exits"]] == ["exit"]
+
+
+def test_exit_reasons_inferred_when_not_recorded(deadlock_run: tuple[str, Any], tmp_path: Path) -> None:
+    """A process_exit without `reason` (another writer) is explained by what came before:
+    the deadlock event, a task_kill with Zircon's return code, an exception."""
+    path, _ = deadlock_run
+    recs = _recs(path)
+    for r in recs:
+        if r["kind"] == "process_exit":
+            del r["reason"]
+    recs[0] = {k: v for k, v in recs[0].items() if k not in ("kinds", "syscalls")} | {"version": 1}
+    assert [e["reason"] for e in summarize(_write(tmp_path / "a.jsonl", recs))["process_exits"]] == ["deadlock"]
+    no_dl = [r for r in recs if r["kind"] != "deadlock"]
+    i = next(i for i, r in enumerate(no_dl) if r["kind"] == "process_exit")
+    pid = no_dl[i]["process"]
+    for code, why in ((-1024, "kill"), (-1028, "exception")):
+        killed = [*no_dl[:i], {"kind": "task_kill", "t": 0, "sc": 0, "pid": pid, "tid": 0, "koid": pid,
+                               "code": code}, *no_dl[i:]]
+        s = summarize(_write(tmp_path / "b.jsonl", killed))
+        assert [e["reason"] for e in s["process_exits"]] == [why]

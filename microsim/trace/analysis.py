@@ -203,6 +203,7 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                             _COMMON_FIELD_NAMES, None)
     checks: dict[str, Check] = {}
     blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
+    ends = _ProcessEnds()
     count = 0
     last_t = 0
     try:
@@ -255,8 +256,12 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                     blocked[rec.get("thread", rec["tid"])] = rec["sc"]
                 elif state == "woken":
                     blocked.pop(rec.get("thread", rec["tid"]), None)
+                elif state == "exit" and rec.get("detail"):
+                    ends.excepted.add(rec["pid"])
             elif kind == "trace_end":
                 info.complete = True
+            elif kind in _END_KINDS:
+                ends.see(rec)
             yield n, rec
     except RecordError:
         raise
@@ -269,6 +274,37 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
         info.last_t = last_t
     if not count:
         raise TraceError(f"{info.path}: empty trace (no records)")
+
+
+_END_KINDS = frozenset({"process_exit", "deadlock", "task_kill", "exception"})
+
+
+class _ProcessEnds:
+    """Why each process ended, for traces whose `process_exit` records do not say: after a
+    deadlock that blocked its threads, `deadlock`; killed by an exception (a thread's
+    uncaught exception, or return code -1028), `exception`; by zx_task_kill, `kill`."""
+
+    def __init__(self) -> None:
+        self.deadlocked: set[Any] = set()
+        self.killed: dict[Any, Any] = {}
+        self.excepted: set[Any] = set()
+
+    def see(self, rec: dict[str, Any]) -> None:
+        kind = rec["kind"]
+        if kind == "process_exit":
+            if "reason" not in rec:
+                p = rec["process"]
+                code = self.killed.get(p)
+                rec["reason"] = ("deadlock" if p in self.deadlocked else
+                                 "exception" if p in self.excepted or code == -1028 else
+                                 "kill" if p in self.killed else "exit")
+        elif kind == "deadlock":
+            blocked = rec["blocked"]
+            self.deadlocked.update(b.get("pid") for b in blocked if isinstance(b, dict))
+        elif kind == "task_kill":
+            self.killed[rec.get("koid")] = rec.get("code")
+        elif kind == "exception":
+            self.excepted.add(rec["pid"])
 
 
 def read_all(path: str | IO[bytes]) -> tuple[TraceInfo, list[dict[str, Any]]]:
