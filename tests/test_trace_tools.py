@@ -102,7 +102,8 @@ def test_deadlock_is_an_event_and_stuck_calls_are_not_ok(deadlock_run: tuple[str
     # The three waits never returned: no reader may count them as ZX_OK.
     waits = [r for r in recs if r["kind"] == "syscall" and r["name"] == "zx_object_wait_one"]
     assert len(waits) == 3 and all(w["status"] is None for w in waits)
-    assert all("unwound" in w["result"] for w in waits)
+    assert all("unwound" in w["result"] and w["result"]["waiting_on"].startswith("wait_one(koid ")
+               for w in waits)
     s = summarize(path)
     assert s["syscalls_by_status"]["zx_object_wait_one"] == {"did not return": 3}
     assert s["did_not_return"] == {"zx_object_wait_one": 3}

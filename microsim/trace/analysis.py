@@ -202,7 +202,7 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
     default_check: Check = (operator.itemgetter(*_COMMON_FIELD_NAMES), (int,) * len(_COMMON_FIELD_NAMES),
                             _COMMON_FIELD_NAMES, None)
     checks: dict[str, Check] = {}
-    blocked: dict[int, int] = {}  # tid -> sc of the syscall it blocked in
+    blocked: dict[int, tuple[int, str]] = {}  # tid -> (sc of the syscall it blocked in, on what)
     ends = _ProcessEnds()
     count = 0
     last_t = 0
@@ -241,19 +241,19 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                         or "result" not in rec:
                     raise _syscall_error(n, rec)
                 if blocked:
-                    tid = rec["tid"]
-                    if rec["status"] is None:
-                        blocked.pop(tid, None)
-                    elif blocked.get(tid) == rec["sc"]:
-                        del blocked[tid]
-                        rec["status"] = None
-                        rec["result"] = {"unwound": "blocked, never woken"}
+                    b = blocked.pop(rec["tid"], None)
+                    if b is not None and b[0] == rec["sc"]:
+                        if rec["status"] is not None:  # written before the format said so
+                            rec["status"] = None
+                            rec["result"] = {"unwound": "blocked, never woken"}
+                        if type(rec["result"]) is dict:
+                            rec["result"]["waiting_on"] = b[1]
                 if rec["status"] is None:
                     info.unreturned += 1
             elif kind == "thread_state":
                 state = rec.get("state")
                 if state == "blocked":
-                    blocked[rec.get("thread", rec["tid"])] = rec["sc"]
+                    blocked[rec.get("thread", rec["tid"])] = (rec["sc"], rec.get("detail", ""))
                 elif state == "woken":
                     blocked.pop(rec.get("thread", rec["tid"]), None)
                 elif state == "exit" and rec.get("detail"):
@@ -514,7 +514,7 @@ def syscall_str(rec: dict[str, Any], names: Names | None = None) -> str:
     res = rec.get("result")
     out = f"{rec['name']}({a}) -> {status_str(rec['status'])}"
     if isinstance(res, dict) and "unwound" in res and rec["status"] is None:
-        out += f" ({res['unwound']})"
+        out += f" ({res['unwound']}" + (f"; waiting on {res['waiting_on']})" if res.get("waiting_on") else ")")
     elif isinstance(res, int) and not isinstance(res, bool) and "map" in rec["name"]:
         out += f" {res:#x}"
     elif isinstance(res, int) and rec["name"] == "zx_object_wait_one":
