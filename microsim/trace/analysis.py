@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -206,25 +207,28 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
     ends = _ProcessEnds()
     count = 0
     last_t = 0
+    it = records(path)
     try:
-        for n, rec in records(path):
-            if not count:
-                if rec.get("kind") != "trace_start":
-                    raise RecordError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
-                                     f"not trace_start)")
-                if rec.get("version") not in SUPPORTED_VERSIONS:
-                    raise RecordError(f"line {n}: unsupported trace version {rec.get('version')!r} "
-                                     f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
-                info.header = rec
-                checks = _checks(info)
+        for n, rec in it:
+            if rec.get("kind") != "trace_start":
+                raise RecordError(f"line {n}: not a microsim trace (first record is {rec.get('kind')!r}, "
+                                  f"not trace_start)")
+            if rec.get("version") not in SUPPORTED_VERSIONS:
+                raise RecordError(f"line {n}: unsupported trace version {rec.get('version')!r} "
+                                  f"(this reader knows {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            info.header = rec
+            checks = _checks(info)
+            it = itertools.chain([(n, rec)], it)
+            break
+        for n, rec in it:
             count += 1
             kind = rec["kind"]
-            chk = checks.get(kind) if type(kind) is str else None
-            if chk is None:
+            try:
+                getter, expected, fnames, loose = checks[kind]
+            except (KeyError, TypeError):
                 if type(kind) is not str:
-                    raise RecordError(f"line {n}: the record's kind is not a string")
-                chk = default_check
-            getter, expected, fnames, loose = chk
+                    raise RecordError(f"line {n}: the record's kind is not a string") from None
+                getter, expected, fnames, loose = default_check
             try:
                 values = getter(rec)
             except KeyError:
@@ -235,33 +239,34 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                 raise RecordError(f"line {n}: malformed {kind} record: no {sorted(loose - rec.keys())[0]!r} field")
             last_t = values[0]
             info.line = n
-            if kind == "syscall":
-                st = rec.get("status", _ABSENT)
-                if (st is not None and type(st) is not int) or type(rec.get("args", _ABSENT)) not in _ARGS_TYPES \
-                        or "result" not in rec:
-                    raise _syscall_error(n, rec)
-                if blocked:
-                    b = blocked.pop(rec["tid"], None)
-                    if b is not None and b[0] == rec["sc"]:
-                        if rec["status"] is not None:  # written before the format said so
-                            rec["status"] = None
-                            rec["result"] = {"unwound": "blocked, never woken"}
-                        if type(rec["result"]) is dict:
-                            rec["result"]["waiting_on"] = b[1]
-                if rec["status"] is None:
-                    info.unreturned += 1
-            elif kind == "thread_state":
-                state = rec.get("state")
-                if state == "blocked":
-                    blocked[rec.get("thread", rec["tid"])] = (rec["sc"], rec.get("detail", ""))
-                elif state == "woken":
-                    blocked.pop(rec.get("thread", rec["tid"]), None)
-                elif state == "exit" and rec.get("detail"):
-                    ends.excepted.add(rec["pid"])
-            elif kind == "trace_end":
-                info.complete = True
-            elif kind in _END_KINDS:
-                ends.see(rec)
+            if kind in _SPECIAL_KINDS:
+                if kind == "syscall":
+                    st = rec.get("status", _ABSENT)
+                    if (st is not None and type(st) is not int) or type(rec.get("args", _ABSENT)) not in _ARGS_TYPES \
+                            or "result" not in rec:
+                        raise _syscall_error(n, rec)
+                    if blocked:
+                        b = blocked.pop(rec["tid"], None)
+                        if b is not None and b[0] == rec["sc"]:
+                            if st is not None:  # written before the format said so
+                                rec["status"] = st = None
+                                rec["result"] = {"unwound": "blocked, never woken"}
+                            if type(rec["result"]) is dict:
+                                rec["result"]["waiting_on"] = b[1]
+                    if st is None:
+                        info.unreturned += 1
+                elif kind == "thread_state":
+                    state = rec["state"]
+                    if state == "blocked":
+                        blocked[rec["thread"]] = (rec["sc"], rec.get("detail", ""))
+                    elif state == "woken":
+                        blocked.pop(rec["thread"], None)
+                    elif state == "exit" and rec.get("detail"):
+                        ends.excepted.add(rec["pid"])
+                elif kind == "trace_end":
+                    info.complete = True
+                else:
+                    ends.see(rec)
             yield n, rec
     except RecordError:
         raise
@@ -277,6 +282,8 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
 
 
 _END_KINDS = frozenset({"process_exit", "deadlock", "task_kill", "exception"})
+# Kinds the scan itself looks into.
+_SPECIAL_KINDS = _END_KINDS | {"syscall", "thread_state", "trace_end"}
 
 
 class _ProcessEnds:
