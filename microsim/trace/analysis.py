@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import operator
 import re
@@ -297,6 +296,8 @@ class _ProcessEnds:
         self.excepted: set[Any] = set()
 
     def see(self, rec: dict[str, Any]) -> None:
+        """Learn from a process_exit, deadlock, task_kill or exception record; give a
+        process_exit without a reason its inferred one."""
         kind = rec["kind"]
         if kind == "process_exit":
             if "reason" not in rec:
@@ -486,7 +487,7 @@ _ARG_KINDS = {
 }
 
 
-def value_str(key: str, value: Any, types: dict[int, str] | None = None, handle_types: Any = None) -> str:
+def value_str(key: str, value: Any) -> str:
     """One argument or result field, decoded by its name."""
     how = _ARG_KINDS.get(key)
     if how is None and key.startswith("handle"):
@@ -498,7 +499,7 @@ def value_str(key: str, value: Any, types: dict[int, str] | None = None, handle_
     if how == "handles" and isinstance(value, list):
         return "[" + ", ".join(handle_str(v) if isinstance(v, int) else str(v) for v in value) + "]"
     if how == "signals" and isinstance(value, int):
-        return signals_str(value, handle_types)
+        return signals_str(value)
     if how == "rights" and isinstance(value, int):
         return rights_str(value)
     if how == "deadline" and isinstance(value, int):
@@ -880,8 +881,3 @@ def diff(path_a: str, path_b: str, ignore: Iterable[str] = (), context: int = 3,
                              "b": recs_b[i] if xb is not None else None}
             break
     return out
-
-
-def kind_matches(kind: str, pattern: str) -> bool:
-    """A glob on event kinds."""
-    return fnmatch.fnmatchcase(kind, pattern)
