@@ -426,6 +426,7 @@ class Kernel:
             self.sched.shutdown()
             self.pm.hook.kernel_closing(kernel=self)
         finally:
+            self.mem.on_pages = None
             if self.trace is not None:
                 self.emit("trace_end", self.sc_counter, self.trace.count + len(self.trace.buffer) + 1)
                 self.trace.close()
