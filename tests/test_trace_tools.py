@@ -853,3 +853,23 @@ def test_exit_reasons_inferred_when_not_recorded(deadlock_run: tuple[str, Any], 
                                "code": code}, *no_dl[i:]]
         s = summarize(_write(tmp_path / "b.jsonl", killed))
         assert [e["reason"] for e in s["process_exits"]] == [why]
+
+
+def test_kinds_declared_late_are_checked_and_used(leak_run: tuple[str, Any], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A `trace_kinds` record declares kinds after the header (a plugin loaded late)."""
+    path, _ = leak_run
+    recs = _recs(path)
+    vmo = next(r["koid"] for r in recs if r["kind"] == "object_created" and r["type"] == "vmo")
+    end = recs.pop()
+    recs.append({"kind": "trace_kinds", "t": 0, "sc": 0, "pid": 0, "tid": 0,
+                 "kinds": {"y.seen": {"fields": ["what"], "objects": ["what"]}}, "syscalls": {}})
+    recs.append({"kind": "y.seen", "t": end["t"], "sc": 0, "pid": 0, "tid": 0, "what": vmo})
+    recs.append(end)
+    p = _write(tmp_path / "late.jsonl", recs)
+    assert cli_main(["trace", "grep", p, "--koid", str(vmo), "--kind", "y.*", "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert object_life(p, vmo)[-1]["kind"] == "y.seen"
+    recs[-2]["what"] = "not a koid"
+    assert cli_main(["trace", "leaks", _write(tmp_path / "late_bad.jsonl", recs)]) == 2
+    assert "malformed y.seen record: what is str" in capsys.readouterr().err

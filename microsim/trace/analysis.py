@@ -264,6 +264,12 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                         ends.excepted.add(rec["pid"])
                 elif kind == "trace_end":
                     info.complete = True
+                elif kind == "trace_kinds":
+                    # Kinds declared after the header: check them from here on.
+                    late = rec.get("kinds")
+                    if isinstance(late, dict):
+                        info.header = {**info.header, "kinds": {**info.kinds(), **late}}
+                        checks = _checks(info)
                 else:
                     ends.see(rec)
             yield n, rec
@@ -282,7 +288,7 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
 
 _END_KINDS = frozenset({"process_exit", "deadlock", "task_kill", "exception"})
 # Kinds the scan itself looks into.
-_SPECIAL_KINDS = _END_KINDS | {"syscall", "thread_state", "trace_end"}
+_SPECIAL_KINDS = _END_KINDS | {"syscall", "thread_state", "trace_end", "trace_kinds"}
 
 
 class _ProcessEnds:
@@ -655,9 +661,9 @@ def object_life(path: str | IO[bytes], koid: int, info: TraceInfo | None = None)
     pending: dict[int, list[dict[str, Any]]] = {}
     objs: dict[str, tuple[str, ...]] | None = None
     for _, rec in scan(path, info):
-        if objs is None:
-            objs = object_fields(info)
         kind = rec["kind"]
+        if objs is None or kind == "trace_kinds":
+            objs = object_fields(info)
         if kind == "syscall":
             for p in pending.pop(rec["sc"], ()):
                 p["syscall"] = rec["name"]

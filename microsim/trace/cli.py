@@ -133,6 +133,8 @@ def _grep(args: argparse.Namespace, info: TraceInfo) -> int:
     count = 0
     for _, rec in scan(args.file, info):
         names.see(rec)
+        if rec["kind"] == "trace_kinds":
+            objs = None  # kinds declared late: their koid fields too
         if not flt.matches(rec):
             continue
         if args.status is not None and (rec["kind"] != "syscall" or not _status_matches(args.status, rec["status"])):

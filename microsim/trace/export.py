@@ -212,7 +212,7 @@ def build_timeline(path: str | IO[bytes], info: TraceInfo | None = None) -> Time
         t = rec["t"]
         pid = rec["pid"]
         tid = rec["tid"]
-        if kind == "trace_start":
+        if kind in ("trace_start", "trace_kinds"):
             objs = object_fields(info)
             ts_.cost = rec.get("syscall_ns") or ts_.cost
             continue
