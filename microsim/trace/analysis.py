@@ -136,7 +136,7 @@ _ABSENT = object()
 _ARGS_TYPES = (dict, list, type(None))
 # Fields added to a core kind after version 1 first shipped (optional in a v1 trace
 # whose header does not list its kinds).
-_LATE_FIELDS = {"process_exit": ("reason",)}
+_LATE_FIELDS = {"process_exit": ("reason",), "trace_start": ("kinds", "syscalls")}
 
 Check = tuple[Callable[[dict[str, Any]], Any], tuple[type, ...], tuple[str, ...], "frozenset[str] | None"]
 
