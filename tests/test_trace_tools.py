@@ -112,6 +112,7 @@ def test_deadlock_is_an_event_and_stuck_calls_are_not_ok(deadlock_run: tuple[str
     assert [(e["process"], e["reason"]) for e in exits] == [("deadlock [1024]", "deadlock")]
     text = render_text(s)
     assert "DEADLOCK" in text and "deadlock/waiter0" in text
+    assert "wait_one(channel [" in text and "for ZX_CHANNEL_READABLE)" in text  # the wait, named
     # grep --status ok does not find them; --status did-not-return does.
     assert cli_main(["trace", "grep", path, "--syscall", "object_wait_one", "--status", "ok"]) == 1
     assert cli_main(["trace", "grep", path, "--status", "did-not-return", "--json"]) == 0
@@ -456,6 +457,7 @@ def test_perfetto_export_content(every_program: dict[str, str]) -> None:
     assert any(n.endswith("state") for n in meta.values())
     states = {e["name"] for e in evs if e.get("cat") == "state"}
     assert "running" in states and any(s.startswith("blocked: ") for s in states)
+    assert any("ZX_THREAD_TERMINATED" in s and "consumer [" in s for s in states)  # waits named
     flows = [e for e in evs if e["ph"] in ("s", "f") and e["cat"] == "channel"]
     assert len(flows) == 2 * 10  # ten messages, each write -> the read that took it
     xs = [e for e in evs if e["ph"] == "X" and e["cat"] == "syscall"]

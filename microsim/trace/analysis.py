@@ -401,6 +401,25 @@ _TYPE_PREFIX = {"process": ("ZX_PROCESS_", "ZX_TASK_"), "thread": ("ZX_THREAD_",
                 "job": ("ZX_JOB_", "ZX_TASK_")}
 
 
+_WAIT_KOID = re.compile(r"koid (\d+)(?:, (0x[0-9a-fA-F]+))?")
+
+
+def wait_str(detail: Any, names: Names | None) -> str:
+    """A wait's description with its koids named ("wait_one(koid 1032, 0x1)" ->
+    "wait_one(channel [1032] for ZX_CHANNEL_READABLE)")."""
+    if names is None or not isinstance(detail, str):
+        return str(detail)
+
+    def label(m: re.Match[str]) -> str:
+        koid = int(m.group(1))
+        out = names.object(koid)
+        if m.group(2):
+            out += " for " + signals_str(int(m.group(2), 16), names.type.get(koid))
+        return out
+
+    return _WAIT_KOID.sub(label, detail)
+
+
 def handle_str(value: int | None) -> str:
     """The one handle format of every tool: 0x followed by 8 hex digits."""
     return "-" if value is None else f"{value:#010x}"
@@ -528,7 +547,8 @@ def syscall_str(rec: dict[str, Any], names: Names | None = None) -> str:
     res = rec.get("result")
     out = f"{rec['name']}({a}) -> {status_str(rec['status'])}"
     if isinstance(res, dict) and "unwound" in res and rec["status"] is None:
-        out += f" ({res['unwound']}" + (f"; waiting on {res['waiting_on']})" if res.get("waiting_on") else ")")
+        out += f" ({res['unwound']}" + (f"; waiting on {wait_str(res['waiting_on'], names)})"
+                                         if res.get("waiting_on") else ")")
     elif isinstance(res, int) and not isinstance(res, bool) and "map" in rec["name"]:
         out += f" {res:#x}"
     elif isinstance(res, int) and rec["name"] == "zx_object_wait_one":
@@ -565,7 +585,7 @@ def event_str(rec: dict[str, Any], names: Names) -> str:
         elif k == "addr" and isinstance(v, int):
             parts.append(f"{k}={v:#x}")
         elif k == "blocked" and isinstance(v, list):
-            parts.append("; ".join(f"{names.thread(b.get('tid', 0))} waits {b.get('wait')}" for b in v
+            parts.append("; ".join(f"{names.thread(b.get('tid', 0))} waits {wait_str(b.get('wait'), names)}" for b in v
                                    if isinstance(b, dict)))
         else:
             parts.append(f"{k}={v}")

@@ -37,6 +37,7 @@ from microsim.trace.analysis import (
     size_str,
     status_str,
     value_str,
+    wait_str,
 )
 
 KERNEL_PID = 0
@@ -320,7 +321,7 @@ def build_timeline(path: str | IO[bytes], info: TraceInfo | None = None) -> Time
         elif kind == "deadlock":
             blocked = rec["blocked"]
             tl.instants.append(Instant(KERNEL_PID, KERNEL_PID, t, "deadlock", "DEADLOCK",
-                                       {"blocked": "; ".join(f"{names.thread(b.get('tid', 0))}: {b.get('wait')}"
+                                       {"blocked": "; ".join(f"{names.thread(b.get('tid', 0))}: {wait_str(b.get('wait'), names)}"
                                                              for b in blocked if isinstance(b, dict))}, "g"))
         elif kind == "process_exit":
             p = rec["process"]
@@ -347,6 +348,8 @@ def build_timeline(path: str | IO[bytes], info: TraceInfo | None = None) -> Time
         if a is not None and b is not None:
             tl.flows.append(Flow(fid, cat, name, _sc_point(a), _sc_point(b)))
     for th, start, dur, label in ts_.intervals(end):
+        if label.startswith("blocked: "):
+            label = "blocked: " + wait_str(label[len("blocked: "):], names)
         tl.slices.append(Slice(names.process_of.get(th, 0), th + STATE_TID, start, dur, "state", label, {}))
     # Names.
     for p in list(tl.processes):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import IO, Any
 
-from microsim.trace.analysis import Names, TraceInfo, scan, size_str, status_str, time_str
+from microsim.trace.analysis import Names, TraceInfo, scan, size_str, status_str, time_str, wait_str
 
 
 def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | None = None) -> dict[str, Any]:
@@ -86,6 +86,7 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
         for b in d["blocked"]:
             if isinstance(b, dict):
                 b["label"] = names.thread(b.get("tid", 0))
+                b["waits_for"] = wait_str(b.get("wait", ""), names)
     types = sorted(set(created) | set(destroyed))
     created_c, destroyed_c = Counter(created), Counter(destroyed)
     header = info.header
@@ -161,7 +162,8 @@ def render_text(s: dict[str, Any]) -> str:
                           [[e["process"], time_str(e["t"]), e["code"], e["reason"]] for e in s["process_exits"]])]
     for d in s["deadlocks"]:
         out += ["", f"DEADLOCK at {time_str(d['t'])}: every thread is blocked with no deadline"]
-        out += [f"  {b.get('label', b.get('tid'))}: {b.get('wait')}" for b in d["blocked"] if isinstance(b, dict)]
+        out += [f"  {b.get('label', b.get('tid'))}: {b.get('waits_for', b.get('wait'))}"
+                for b in d["blocked"] if isinstance(b, dict)]
     if s["plugin_events"]:
         out += ["", table(["plugin event", "count"], [[k, v] for k, v in s["plugin_events"].items()])]
     return "\n".join(out)
