@@ -10,7 +10,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 for name in ("bench_handles", "bench_vmar", "bench_vmo_sparse", "bench_stream", "bench_switch",
-             "bench_trace_summary", "bench_explore", "bench_futex", "bench_socket"):
+             "bench_trace_summary", "bench_explore", "bench_futex", "bench_socket",
+             "bench_trace_sql"):
     print(f"== {name}")
     sys.argv = [name]
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

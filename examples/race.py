@@ -30,4 +30,5 @@ def main(ctx) -> None:  # type: ignore[no-untyped-def]
         ctx.zx.object_wait_one(t, zx.ZX_THREAD_TERMINATED, zx.ZX_TIME_INFINITE)
         ctx.zx.handle_close(t)
     total = int.from_bytes(ctx.zx.vmo_read(vmo, 0, 4), "little")
+    ctx.zx.handle_close(vmo)
     assert total == 2, f"lost an increment: counter is {total}"

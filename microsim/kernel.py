@@ -109,6 +109,8 @@ class Kernel:
         self._handle_index = 0
         self._handle_mask = self.random("handles").getrandbits(30) << 2
         self.closed = False
+        # Handles each exited process still held when it exited (koid -> count).
+        self.exit_leaks: dict[int, int] = {}
 
         # Trace context: the current syscall's sequence number, process and thread.
         self.sc_counter = 0
@@ -152,6 +154,7 @@ class Kernel:
 
         if self.trace is not None:
             self.emit("trace_start", TRACE_FORMAT_VERSION, seed, list(self.plugins), syscall_ns)
+            self.mem.on_pages = self._emit_pages
         self.root_job: Job = create_root_job(self)
         self.syscalls.build()
         self.pm.hook.kernel_started(kernel=self)
@@ -374,6 +377,9 @@ class Kernel:
         self.objects[obj.koid] = obj
         if self.trace is not None:
             self.emit("object_created", obj.koid, obj.type_name, obj.obj_type, obj.related_koid, owner)
+            name = obj.get_name()
+            if name:
+                self.emit("name", obj.koid, name.decode(errors="replace"))
         if self.obs_object_created is not None:
             self.obs_object_created(kernel=self, obj=obj)
 
@@ -391,6 +397,10 @@ class Kernel:
             self.emit("object_destroyed", obj.koid, obj.type_name)
         if self.obs_object_destroyed is not None:
             self.obs_object_destroyed(kernel=self, obj=obj)
+
+    def _emit_pages(self, committed: int) -> None:
+        """Trace the number of committed pages (set as `mem.on_pages` when tracing)."""
+        self.emit("pages", committed)
 
     def emit(self, kind: str, *fields: Any) -> None:
         """Append an event (call only when `self.trace is not None`)."""
@@ -480,9 +490,22 @@ class Kernel:
         thread.start(entry, args)
         return thread
 
-    def exit_process(self, process: Process, code: int = 0) -> None:
-        """Kill a process with return code `code` (see `Process.kill`)."""
-        process.kill(code)
+    def exit_process(self, process: Process, code: int = 0, reason: str = "kill") -> None:
+        """Kill a process with return code `code` (see `Process.kill`); `reason` is what
+        the trace records (exit, kill, exception ...)."""
+        process.kill(code, reason)
+
+    def held_handles(self, process: Process) -> int:
+        """Handles `process` holds besides its startup handles (to itself, its root VMAR
+        and its job)."""
+        startup = (process.self_handle, process.root_vmar_handle, process.job_handle)
+        return sum(1 for v in process.handles if v not in startup)
+
+    def leaked_handles(self) -> int:
+        """Handles leaked so far: those processes held when they exited (closed by the exit,
+        not by the program) plus those live processes hold now, startup handles aside."""
+        return sum(self.exit_leaks.values()) + sum(
+            self.held_handles(p) for p in self.processes if not p.exited)
 
     def run(self) -> None:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""
@@ -513,6 +536,7 @@ class Kernel:
             self.sched.shutdown()
             self.pm.hook.kernel_closing(kernel=self)
         finally:
+            self.mem.on_pages = None
             if self.trace is not None:
                 self.emit("trace_end", self.sc_counter, self.trace.count + len(self.trace.buffer) + 1)
                 self.trace.close()

@@ -313,7 +313,7 @@ class _BootstrapEntry:
         if startup is None:
             _, startup = z.channel_read(channel, 0)
             z.handle_close(channel)
-        proc.self_handle, proc.root_vmar_handle, proc.job_handle = startup[:3]
+        proc.adopt_startup_handles(*startup[:3])
         _run_main(self.main, ProgramContext(proc, startup[3:], self.args))
 
     def __repr__(self) -> str:
@@ -417,7 +417,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
             result.error = f"the program exited with code {code}"
         result.syscalls = counts["syscalls"]
         result.errors = counts["errors"]
-        result.leaked_handles = sum(len(p.handles) for p in kernel.processes)
+        result.leaked_handles = kernel.leaked_handles()
         live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar", "job")]
         result.live_objects = len(live)
         del root

@@ -63,7 +63,18 @@ CORE_EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "mapping_created": ("vmar", "addr", "len", "koid", "offset", "perms"),
     "mapping_destroyed": ("vmar", "addr", "len", "koid"),
     "thread_state": ("thread", "state", "detail"),
-    "process_exit": ("process", "code"),
+    # reason: exit | kill | exception | deadlock | shutdown
+    "process_exit": ("process", "code", "reason"),
+    # The process's runtime took `handles` as its startup handles (itself, its root VMAR,
+    # its job: what it keeps for its whole life, so its exit closing them is no leak).
+    "startup_handles": ("process", "handles"),
+    # Every thread is blocked with no deadline: `blocked` lists each thread and its wait
+    # ({"tid", "pid", "process", "thread", "wait"}).
+    "deadlock": ("blocked",),
+    # An object's name (ZX_PROP_NAME): at creation if it has one, and when it is set.
+    "name": ("koid", "name"),
+    # Pages of simulated memory committed kernel-wide, after each change.
+    "pages": ("committed",),
     "fault": ("addr", "access", "status"),
     "trace_end": ("syscalls", "events"),
 }
@@ -80,6 +91,7 @@ CORE_EVENT_OBJECTS: dict[str, tuple[str, ...]] = {
     "mapping_destroyed": ("vmar", "koid"),
     "thread_state": ("thread",),
     "process_exit": ("process",),
+    "startup_handles": ("process",),
 }
 
 Event = tuple[Any, ...]

@@ -10,6 +10,7 @@ Injection is off by default and then costs one attribute test (`armed`) per allo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from microsim import zx
 from microsim.errors import ZxError
@@ -29,6 +30,9 @@ class Memory:
         self.peak_pages = 0
         # Bytes of queued IPC data (messages, packets, socket/fifo buffers) in the kernel.
         self.bytes_used = 0
+        # Called with the new total after every change of committed pages (the kernel
+        # sets it when tracing, to emit `pages` events); None costs nothing.
+        self.on_pages: Callable[[int], None] | None = None
         self.armed = False
         self.count = 0
         self.counts: dict[str, int] = {}
@@ -85,6 +89,8 @@ class Memory:
         self.pages_used += n
         if self.pages_used > self.peak_pages:
             self.peak_pages = self.pages_used
+        if self.on_pages is not None and n:
+            self.on_pages(self.pages_used)
 
     def uncharge_pages(self, n: int) -> None:
         """Give back `n` pages."""
@@ -104,3 +110,5 @@ class Memory:
     def uncharge_bytes(self, n: int) -> None:
         """Give back `n` bytes taken with `charge_bytes`."""
         self.bytes_used -= n
+        if self.on_pages is not None and n:
+            self.on_pages(self.pages_used)

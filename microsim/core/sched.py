@@ -155,6 +155,8 @@ class Scheduler:
         self.switches = 0
         # The syscall entering at the current preemption point, and its arguments.
         self.entering: tuple[str, Sequence[Any]] = ("", ())
+        # Set when a run stopped in a deadlock (the trace says why processes ended).
+        self.deadlocked = False
 
     def set_strategy(self, strategy: SchedulingStrategy) -> None:
         """Route every scheduling decision through `strategy` (same methods as
@@ -319,6 +321,7 @@ class Scheduler:
         if self.running:
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the scheduler is already running")
         self.running = True
+        self.deadlocked = False  # this run's own outcome decides
         self.main = greenlet.getcurrent()
         k = self.kernel
         try:
@@ -362,6 +365,15 @@ class Scheduler:
                     f" (tid {t.koid}): {t.wait.description if t.wait else '?'}"
                     for t in blocked
                 ]
+                self.deadlocked = True
+                if k.trace is not None:
+                    k.emit("deadlock", [
+                        {"tid": t.koid, "pid": t.process.koid,
+                         "process": t.process.name.decode(errors="replace"),
+                         "thread": t.name.decode(errors="replace"),
+                         "wait": t.wait.description if t.wait else "?"}
+                        for t in blocked
+                    ])
                 raise Deadlock(
                     "deadlock: every thread is blocked with no deadline:\n  " + "\n  ".join(lines),
                     lines,
@@ -399,7 +411,7 @@ class Scheduler:
         if hook is not None and not t.killed:
             hook(t, exc)
             return
-        t.process.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL)
+        t.process.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL, "exception")
 
     def _thread_exited(self, t: Thread) -> None:
         k = self.kernel

@@ -218,7 +218,7 @@ def _named_args(params: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str
 
 def _unwound_reason(kernel: Kernel, exc: BaseException) -> str:
     """Why a syscall never returned (the `unwound` of its record)."""
-    if isinstance(exc, Deadlock):
+    if isinstance(exc, Deadlock) or kernel.sched.deadlocked:
         return "deadlock"
     if kernel.closed:
         return "kernel shutdown"

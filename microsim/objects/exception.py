@@ -192,7 +192,7 @@ def raise_exception(thread: Thread, excp_type: int, synth_code: int = 0) -> int:
         strategy = exc.strategy
         if exc.state != zx.ZX_EXCEPTION_STATE_TRY_NEXT:
             return exc.state
-    proc.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL)
+    proc.kill(zx.ZX_TASK_RETCODE_EXCEPTION_KILL, "exception")
     return zx.ZX_EXCEPTION_STATE_TRY_NEXT
 
 

@@ -164,6 +164,9 @@ def sys_object_set_property(p: Process, handle: int, property: int, value: Any) 
         data = value.encode() if isinstance(value, str) else arg_bytes(value)
         data = data[: zx.ZX_MAX_NAME_LEN - 1].split(b"\0", 1)[0]
         h.obj.set_name(data)
+        k = p.kernel
+        if k.trace is not None:
+            k.emit("name", h.obj.koid, h.obj.get_name().decode(errors="replace"))
         return None
     spec = p.kernel.properties.get(prop)
     if spec is None or spec.set is None:

@@ -99,6 +99,7 @@ class Process(KernelObject):
         "debug_exceptionates",
         "exceptionate",
         "exit_code",
+        "exit_reason",
         "exited",
         "exited_queue_time",
         "exited_runtime",
@@ -125,6 +126,8 @@ class Process(KernelObject):
         self.state = INITIAL
         self.exited = False  # True once DEAD
         self.exit_code = 0
+        # Why it ended, for the trace: exit, kill, exception, deadlock or shutdown.
+        self.exit_reason = ""
         self.start_time = 0
         self.job = job
         self.parent_koid = 0
@@ -167,6 +170,16 @@ class Process(KernelObject):
     def __repr__(self) -> str:
         return f"<Process {self.name.decode(errors='replace')!r} koid={self.koid}>"
 
+    def adopt_startup_handles(self, self_handle: int, root_vmar_handle: int, job_handle: int) -> None:
+        """The process's runtime keeps these handles (to itself, its root VMAR, its job)
+        for its whole life, as Fuchsia's processargs do: `zx_process_self` and friends
+        return them, and their closing at exit is not a leak (the trace says which)."""
+        self.self_handle, self.root_vmar_handle, self.job_handle = (
+            self_handle, root_vmar_handle, job_handle)
+        k = self.kernel
+        if k.trace is not None:
+            k.emit("startup_handles", self.koid, [self_handle, root_vmar_handle, job_handle])
+
     # ------------------------------------------------------------------ job policy
     def enforce_policy(self, condition: int) -> None:
         """Apply the job policy for `condition` (a ZX_POL_NEW_* ...) to a syscall of this
@@ -198,7 +211,7 @@ class Process(KernelObject):
         t = k.sched.current
         mine = t is not None and t.process is self and greenlet.getcurrent() is t.glet
         if action == zx.ZX_POL_ACTION_KILL:
-            self.kill(zx.ZX_TASK_RETCODE_POLICY_KILL)
+            self.kill(zx.ZX_TASK_RETCODE_POLICY_KILL, "policy")
             if mine:
                 raise ThreadExit
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the process was killed by its job policy")
@@ -216,19 +229,21 @@ class Process(KernelObject):
             self.state = DYING
             self._finish_dead()
 
-    def kill(self, code: int) -> None:
+    def kill(self, code: int, reason: str = "kill") -> None:
         """Kill the process with return code `code` (the first cause wins).
 
         Its threads are told to die; it becomes DEAD when the last one is gone (at once if
         none was started). A simulated thread of this process calling this unwinds when
-        its syscall returns (`ThreadExit`).
+        its syscall returns (`ThreadExit`). `reason` is what the trace records (exit,
+        kill, exception ...).
         """
         if self.state in (DYING, DEAD):
             return
         self.exit_code = code
+        self.exit_reason = reason
         self.state = DYING
         k = self.kernel
-        if k.trace is not None:
+        if k.trace is not None and reason != "exit":  # zx_process_exit is no kill
             k.emit("task_kill", self.koid, code)
         if not self.threads:
             self._finish_dead()
@@ -268,11 +283,16 @@ class Process(KernelObject):
         if root is not None:
             root.destroy_all()
             root.release()
+        if not self.exit_reason:  # its last thread ended without a kill
+            sched = k.sched
+            self.exit_reason = "deadlock" if sched.deadlocked else "shutdown" if k.closed else "exit"
+        # Handles still held now are closed by the exit, not by the program: leaks.
+        k.exit_leaks[self.koid] = k.held_handles(self)
         for value in list(self.handles):
             h = self.take_handle(value, "process_exit")
             k.close_handle(h)
         if k.trace is not None:
-            k.emit("process_exit", self.koid, self.exit_code)
+            k.emit("process_exit", self.koid, self.exit_code, self.exit_reason)
         self.update_signals(0, zx.ZX_PROCESS_TERMINATED)
         self.zx.__class__ = ExitedFacade
         k.cur_pid = saved
@@ -653,7 +673,7 @@ def sys_process_exit(p: Process, retcode: int) -> None:
     thread of it). The first return code wins if the process is already dying."""
     code = arg_i64(retcode)
     k = p.kernel
-    p.kill(code)
+    p.kill(code, "exit")
     cur = k.sched.current
     if cur is not None and cur.process is p:
         raise ThreadExit
