@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -201,3 +202,16 @@ def test_handle_valid_and_count(kernel: Kernel) -> None:
     assert e.value.status == zx.ZX_ERR_ACCESS_DENIED
     # HANDLE_BASIC needs no rights.
     assert basic(p, no_inspect).koid == p.koid
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_facade_maps_every_argument_mismatch_to_invalid_args(tmp_path: Path, trace: bool) -> None:
+    # Missing, extra and unknown keyword arguments are a bad call, never a Python TypeError.
+    with Kernel(trace=str(tmp_path / "t.jsonl") if trace else None) as k:
+        p = k.create_process("a")
+        for call in (lambda: p.zx.vmo_create(size=4096, bogus=1), lambda: p.zx.vmo_create(4096),
+                     lambda: p.zx.handle_close(), lambda: p.zx.vmo_create(1, 2, 3)):
+            with pytest.raises(ZxError) as e:
+                call()
+            assert e.value.status == zx.ZX_ERR_INVALID_ARGS
+        assert p.zx.vmo_create(size=4096, options=0)

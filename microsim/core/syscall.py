@@ -303,9 +303,9 @@ _NO: Any = _Missing()
 _FAST_HEAD = """
 def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _trace, _flush,
              _strace, {defaults}):
-    def {method}(self, {sig}*_extra):
-        if {missing}_extra:
-            return _slow(_generic, _params, self, [{vals}], _extra)
+    def {method}(self, {sig}*_extra, **_kwextra):
+        if {missing}_extra or _kwextra:
+            return _slow(_generic, _params, self, [{vals}], _extra, _kwextra)
         _k = _kernel
         if _k.preempt:
             _k.sched.preempt(_name, [{vals}])
@@ -370,11 +370,12 @@ _FACTORIES: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
 
 def _slow(generic: Callable[..., Any], params: tuple[str, ...], self: SyscallFacade,
-          vals: list[Any], extra: tuple[Any, ...]) -> Any:
-    """A call with missing or extra arguments: rebuilt as it was made, then made through
-    the generic method (which reports the mismatch as ZX_ERR_INVALID_ARGS)."""
+          vals: list[Any], extra: tuple[Any, ...], unknown: dict[str, Any]) -> Any:
+    """A call with missing, extra or unknown keyword arguments: rebuilt as it was made,
+    then made through the generic method (which reports the mismatch as
+    ZX_ERR_INVALID_ARGS)."""
     args: list[Any] = []
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(unknown)
     gap = False
     for p, v in zip(params, vals):
         if v is _NO:
