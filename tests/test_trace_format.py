@@ -63,7 +63,7 @@ def test_every_record_kind_round_trips_through_the_file_and_cat(tmp_path: Path) 
     first = json.loads(raw[0])
     assert first["kind"] == "trace_start" and first["version"] == trace.FORMAT_VERSION == 2
     assert first["kinds"]["object_created"] == {
-        "fields": ["koid", "type", "obj_type", "related_koid", "owner"], "objects": ["koid", "related_koid"]}
+        "fields": ["koid", "type", "obj_type", "related_koid", "owner"], "objects": ["koid", "related_koid", "owner"]}
     assert first["syscalls"]["zx_handle_duplicate"] == ["handle", "rights"]
     # Every other line is a self-contained JSON value: an array, or a self-describing object.
     for line in raw[1:]:

@@ -81,7 +81,7 @@ CORE_EVENT_KINDS: dict[str, tuple[str, ...]] = {
 
 # kind -> the fields whose values are koids (for `trace object KOID`, grep --koid, ...).
 CORE_EVENT_OBJECTS: dict[str, tuple[str, ...]] = {
-    "object_created": ("koid", "related_koid"),
+    "object_created": ("koid", "related_koid", "owner"),
     "object_destroyed": ("koid",),
     "handle_created": ("koid",),
     "handle_closed": ("koid",),
@@ -92,6 +92,7 @@ CORE_EVENT_OBJECTS: dict[str, tuple[str, ...]] = {
     "thread_state": ("thread",),
     "process_exit": ("process",),
     "startup_handles": ("process",),
+    "name": ("koid",),
 }
 
 Event = tuple[Any, ...]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from microsim import zx
-from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS
+from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS, CORE_EVENT_OBJECTS
 from microsim.trace import SUPPORTED_VERSIONS, TraceError, records
 
 # --------------------------------------------------------------------------- reading
@@ -84,17 +84,8 @@ class TraceInfo:
 
 # Which fields of the core kinds name koids (a v1 trace's header does not say).
 _CORE_OBJECTS: dict[str, tuple[str, ...]] = {
-    "object_created": ("koid", "related_koid", "owner"),
-    "object_destroyed": ("koid",),
-    "handle_created": ("koid",),
-    "handle_closed": ("koid",),
-    "signal": ("koid",),
-    "signal_strobe": ("koid",),
-    "mapping_created": ("vmar", "koid"),
-    "mapping_destroyed": ("vmar", "koid"),
-    "thread_state": ("thread",),
-    "process_exit": ("process",),
-    "name": ("koid",),
+    **CORE_EVENT_OBJECTS,
+    # The built-in plugins' kinds, as version 1 wrote them.
     "vmo.child_created": ("koid", "child"),
     "vmo.zero_children": ("koid",),
     "iob.region_created": ("iob", "region_koid"),
