@@ -31,7 +31,7 @@ from microsim.core.plugins import (
 )
 from microsim.core.sched import Scheduler
 from microsim.core.syscall import SyscallHook, SyscallTable
-from microsim.errors import PluginError, ZxError
+from microsim.errors import KernelClosed, PluginError, ZxError
 from microsim.objects import plugin as core_objects
 from microsim.objects.process import Process
 from microsim.objects.thread import Thread
@@ -78,6 +78,7 @@ class Kernel:
         self._handle_index = 0
         self._handle_mask = self.random("handles").getrandbits(30) << 2
         self.closed = False
+        self._refusing = False  # set once close() has unwound everything
 
         # Trace context: the current syscall's sequence number, process and thread.
         self.sc_counter = 0
@@ -323,6 +324,7 @@ class Kernel:
     # ------------------------------------------------------------------ processes
     def create_process(self, name: str = "process", parent: Process | None = None) -> Process:
         """A new process with a root VMAR and startup handles to itself and its VMAR."""
+        self._refuse_if_closed("create_process")
         proc = Process(self, name)
         proc.parent_koid = parent.koid if parent is not None else 0
         self.publish(proc, parent.koid if parent else 0)
@@ -341,6 +343,7 @@ class Kernel:
         self, process: Process, entry: Callable[..., Any], *args: Any, name: str = "thread"
     ) -> Thread:
         """A new runnable thread of `process` running `entry(*args)` under the scheduler."""
+        self._refuse_if_closed("create_thread")
         if process.exited:
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the process has exited")
         thread = Thread(self, process, entry, args, name)
@@ -353,6 +356,7 @@ class Kernel:
 
     def exit_process(self, process: Process, code: int = 0) -> None:
         """End a process: kill its threads, close its handles, destroy its mappings."""
+        self._refuse_if_closed("exit_process")
         if process.exited:
             return
         process.exited = True
@@ -375,6 +379,7 @@ class Kernel:
 
     def run(self) -> None:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""
+        self._refuse_if_closed("run")
         self.sched.run()
 
     # ------------------------------------------------------------------ invariants
@@ -394,7 +399,11 @@ class Kernel:
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
-        """Unwind threads, flush and close the trace (idempotent)."""
+        """Unwind threads, flush and close the trace (idempotent).
+
+        A closed kernel refuses everything with `KernelClosed`: every syscall through any
+        process's facade, `create_process`, `create_thread`, `exit_process` and `run`.
+        """
         if self.closed:
             return
         self.closed = True
@@ -402,9 +411,15 @@ class Kernel:
             self.sched.shutdown()
             self.pm.hook.kernel_closing(kernel=self)
         finally:
+            self._refusing = True
+            self.syscalls.refuse_all()
             if self.trace is not None:
                 self.emit("trace_end", self.sc_counter, self.trace.count + len(self.trace.buffer) + 1)
                 self.trace.close()
+
+    def _refuse_if_closed(self, what: str) -> None:
+        if self._refusing:
+            raise KernelClosed(f"{what}: the kernel is closed")
 
     def __enter__(self) -> Kernel:
         return self

@@ -166,8 +166,17 @@ class Scheduler:
             heapq.heappush(self.timers, (deadline, self._timer_seq, wait))
         t = self.current
         if t is None or greenlet.getcurrent() is not t.glet:
-            # A direct call from Python: drive the simulation until the wait ends.
-            self.run(until=lambda: wait.done)
+            # A direct call from Python: drive the simulation until the wait ends. If it
+            # cannot end (Deadlock) or the run fails, the wait is withdrawn: no waiter or
+            # observer stays behind.
+            try:
+                self.run(until=lambda: wait.done)
+            except BaseException:
+                if not wait.done:
+                    wait.done = True
+                    wait.status = zx.ZX_ERR_CANCELED
+                    wait.cancel()
+                raise
             return wait.status
         wait.thread = t
         t.state = "blocked"
