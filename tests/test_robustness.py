@@ -159,3 +159,43 @@ def test_open_kernels_are_not_affected_by_another_closing() -> None:
         assert p2.zx.vmo_create(P, 0)
         with pytest.raises(KernelClosed):
             p1.zx.vmo_create(P, 0)
+
+
+# --------------------------------------------------------------------------- exact accounting
+def test_invariants_count_handles_exactly(k: Kernel, p: Process) -> None:
+    a, b = p.zx.channel_create(0)
+    v = p.zx.vmo_create(P, 0)
+    d = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+    p.zx.channel_write(a, 0, b"m", [d])  # in flight: counted through count_held_handles
+    assert collect(k) == []
+    # Item 3's leak: a handle leaves the table and goes nowhere.
+    lost = p.take_handle(v, "transfer")
+    problems = collect(k)
+    assert any("handle_count 2 != 1" in m for m in problems), problems
+    k.close_handle(lost)
+    assert collect(k) == []
+    # A handle both in flight and in a table is counted twice.
+    held = p.handles[b].obj.messages[0][1][0]
+    p.handles[0x7FFFFFF3] = held
+    held.value, held.owner = 0x7FFFFFF3, p
+    problems = collect(k)
+    assert any("also in a table" in m for m in problems), problems
+
+
+def test_invariants_find_an_observer_that_outlived_its_wait(k: Kernel, p: Process) -> None:
+    from microsim.core.sched import SignalWait
+
+    a, _ = p.zx.channel_create(0)
+    h = p.handles[a]
+    w = SignalWait([(h.obj, h, zx.ZX_CHANNEL_READABLE)], "test")
+    w.arm(k.sched)
+    assert collect(k) == []
+    w.done = True  # ended without cancelling its observers
+    assert any("outlived its wait" in m for m in collect(k))
+    w.cancel()
+    assert collect(k) == []
+    port = p.zx.port_create(0)
+    p.zx.object_wait_async(a, port, 1, zx.ZX_CHANNEL_READABLE, 0)
+    assert collect(k) == []
+    p.handles[port].obj.observers_by_key.clear()  # a registration the port forgot
+    assert any("outlived its wait" in m for m in collect(k))

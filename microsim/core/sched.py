@@ -94,6 +94,9 @@ class _WaitObserver(SignalObserver):
             return True
         return False
 
+    def is_live(self) -> bool:
+        return not self.wait.done
+
     def on_cancel(self, obj: KernelObject) -> None:
         w = self.wait
         if w.done:

@@ -331,6 +331,15 @@ def register_syscalls(register: Callable[..., None]) -> None:
 
 
 @hookimpl
+def count_held_handles(kernel: Kernel, count: Callable[[Handle, str], None]) -> None:
+    for obj in kernel.live_objects("channel"):
+        assert isinstance(obj, Channel)
+        for i, (_, handles) in enumerate(obj.messages):
+            for h in handles:
+                count(h, f"{obj!r} message {i}")
+
+
+@hookimpl
 def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
     for obj in kernel.live_objects("channel"):
         assert isinstance(obj, Channel)
