@@ -13,8 +13,11 @@ Each factory gets a fresh process and returns the handle (or the two handles of 
 pair) of a new object with its default rights. The suite checks: koids (unique, never
 below ZX_KOID_FIRST, related koids of peers), ZX_INFO_HANDLE_BASIC (type, default rights),
 duplicate / replace / close rules, ZX_PROP_NAME, destruction when the last handle closes,
-the peer-closed signal of peered types, and that every syscall the plugins register turns
-garbage arguments into a `ZxError` and never another exception.
+the peer-closed signal of peered types, that every syscall the plugins register turns
+garbage arguments into a `ZxError` and never another exception, and a short stateful fuzzing
+run (`microsim.testing.fuzz`) of the plugins' syscalls and the generic handle and object
+syscalls on their objects: nothing but ZxError escapes, a failed call changes nothing, the
+invariants hold after every call, and nothing leaks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from microsim import zx
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
+from microsim.testing.fuzz import OPEN_ISSUES, Fuzzer
 
 Factory = Callable[[Process], Any]
 
@@ -65,12 +69,15 @@ def garbage_calls(params: int) -> list[tuple[Any, ...]]:
 
 
 def conformance_suite(
-    *, plugins: Sequence[Any] | None, factories: dict[str, Factory], seed: int = 0
+    *, plugins: Sequence[Any] | None, factories: dict[str, Factory], seed: int = 0,
+    fuzz_calls: int = 600, fuzz_known: Sequence[tuple[str, str, str]] = tuple(OPEN_ISSUES),
 ) -> type:
     """A pytest test class checking the generic object rules for each factory's type.
 
     `plugins` are passed to `Kernel(plugins=...)`; the garbage-argument check covers
     every syscall those plugins register (not the core's, which microsim tests itself).
+    `fuzz_calls`: length of the fuzzing run (0: none); `fuzz_known`: findings to count
+    apart as known open issues (default: microsim's own, `fuzz.OPEN_ISSUES`).
     """
     names = sorted(factories)
 
@@ -192,6 +199,21 @@ def conformance_suite(
                             pass
                         except Exception as exc:
                             pytest.fail(f"{name}{args!r:.120} raised {type(exc).__name__}: {exc}")
+
+        def test_fuzzing_the_plugin_syscalls(self) -> None:
+            if not fuzz_calls:
+                pytest.skip("fuzz_calls=0")
+            with kernel() as k:
+                own = sorted(n for rec in k.plugins.values() if rec.name != "core" for n in rec.syscalls)
+
+            def setup(p: Process) -> None:
+                for f in factories.values():
+                    f(p)
+
+            fuzzer = Fuzzer(seed, plugins=plugins, syscalls=[*own, "zx_handle_*", "zx_object_*"],
+                            episode=max(fuzz_calls // 2, 1), setup=setup, known=fuzz_known)
+            report = fuzzer.run(fuzz_calls)
+            assert report.clean, report.render()
 
     ConformanceSuite.__name__ = "ConformanceSuite"
     return ConformanceSuite
