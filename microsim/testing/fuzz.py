@@ -54,7 +54,7 @@ from microsim import zx
 from microsim.core.invariants import collect, held_handles
 from microsim.core.object import KernelObject
 from microsim.core.syscall import SyscallSpec
-from microsim.errors import Deadlock, MemoryFault, ZxError
+from microsim.errors import Deadlock, KernelPanic, MemoryFault, MicrosimError, ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
 
@@ -766,6 +766,8 @@ class Fuzzer:
         self.sink = _DigestSink(copy)
         self.k = Kernel(seed=self.seed * 100_003 + episode, plugins=self.plugins, trace=self.sink,  # type: ignore[arg-type]
                         memory=self.memory)
+        # Objects the kernel itself keeps (a root job, say) are not the episode's to free.
+        self.baseline = set(self.k.objects)
         self.deriver = ArgumentDeriver(self.k)
         self.drawer = _Drawer(self.rng, self.deriver, self.skip)
         names = sorted(self.k.syscalls.specs)
@@ -847,6 +849,7 @@ class Fuzzer:
         handle_types = [p.handles[a].obj.type_name if prm.kind == "handle" and type(a) is int and a in p.handles
                         else None for prm, a in zip(params, args)]
         before = snapshot(k)
+        switches = k.sched.switches
         rep.syscalls += 1
         rep.per_syscall[name] += 1
         if via_exited:
@@ -860,6 +863,11 @@ class Fuzzer:
         except Deadlock:
             status = zx.ZX_ERR_CANCELED
             rep.deadlocks += 1
+        except MicrosimError as e:
+            if not via_exited or isinstance(e, KernelPanic):
+                self._find("escaped", name, f"{type(e).__name__}: {str(e)[:200]}", index, call)
+                return False
+            status = zx.ZX_ERR_BAD_STATE  # an exited process's facade may refuse with its own error
         except Exception as e:
             self._find("escaped", name, f"{type(e).__name__}: {str(e)[:200]}", index, call)
             return False
@@ -875,7 +883,9 @@ class Fuzzer:
         if via_exited and (status is None or after != before):
             what = "succeeded" if status is None else "failed but changed state"
             self._find("exited_process", name, f"a call through an exited process {what}", index, call)
-        elif status is not None and after != before:
+        elif status is not None and after != before and k.sched.switches == switches:
+            # (A call that blocked and let other simulated threads run is not compared:
+            # those threads may change state legitimately.)
             detail = self._changed(name, status, args, before, after)
             if detail:
                 self._find("changed", name, f"{zx.zx_status_get_string(status)} but {detail}", index, call)
@@ -892,9 +902,9 @@ class Fuzzer:
         # now and then it exits and a fresh one takes its place.
         if p.root_vmar_handle not in p.handles and not p.exited and rng.random() < 0.05:
             k.exit_process(p)
-        if p.exited and p in self.live:
-            self.live.remove(p)
-            self.exited = ([*self.exited, p])[-2:]
+        for q in [q for q in self.live if q.exited]:  # the caller, or killed by it
+            self.live.remove(q)
+            self.exited = ([*self.exited, q])[-2:]
             self.spawned += 1
             self.live.append(self._spawn(f"p{self.spawned}"))
         for q in self.live:
@@ -1020,8 +1030,8 @@ class Fuzzer:
             self._find("invariant", "teardown", "; ".join(problems)[:300], index, "exit every process")
             return
         held = Counter(h.obj.koid for h, _ in held_handles(k))
-        left = [o for o in k.objects.values() if o.handle_count != held[o.koid]
-                or (o.handle_count == 0 and not held)]
+        left = [o for o in k.objects.values() if o.koid not in self.baseline
+                and (o.handle_count != held[o.koid] or (o.handle_count == 0 and not held))]
         if left:
             desc = ", ".join(f"{o!r} (handles {o.handle_count}, refs {o.kernel_refs})" for o in left[:5])
             self._find("leak", "teardown", f"{len(left)} objects outlive every process: {desc}", index,
