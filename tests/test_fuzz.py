@@ -343,11 +343,12 @@ def test_a_leak_at_teardown_is_found() -> None:
         p.kernel.objects[p.handles[p.zx.vmo_create(P, 0)].obj.koid].retain()
 
     rep = Fuzzer(seed=2, plugins=["vmo"], syscalls=["zx_vmo_get_size"], episode=50, setup=setup,
-                 skip=["memory"]).run(50)
-    assert rep.counts["leak"] == 1 and "outlive every process" in rep.findings[0].detail
+                 skip=["memory", "bigints"]).run(50)
+    assert rep.counts["leak"] >= 1 and set(rep.counts) == {"leak"}, rep.render()
+    assert "outlive every process" in rep.findings[0].detail
 
 
 def test_deadlocked_waits_are_allowed_and_change_nothing() -> None:
     rep = Fuzzer(seed=3, plugins=["channel", "port"], syscalls=["zx_*wait*", "zx_*create"], episode=250,
-                 skip=["memory", "bigints"]).run(500)
+                 skip=["memory", "bigints", "exited-process"]).run(500)
     assert rep.deadlocks > 0 and rep.clean, rep.render()

@@ -88,6 +88,7 @@ PROBES: dict[str, str] = {
     "bigints": "integers beyond 64 bits in arguments and struct fields",
     "exited-process": "syscalls through the facade of a process that has exited",
     "memory": "Process.read_memory / write_memory at live and adversarial addresses",
+    "threads": "simulated threads making blocking syscalls, and runs of the scheduler",
 }
 
 # Findings of issues that are open elsewhere, as (kind, syscall glob, detail text): the test
@@ -204,10 +205,19 @@ def snapshot(kernel: Kernel) -> tuple[Any, ...]:
     maps = []
     for p in kernel.processes:
         root = p.root_vmar
-        if root is not None:
-            for depth, node in root.walk(0):
+        walk = getattr(root, "walk", None)
+        if walk is not None:
+            for depth, node in walk(0):
                 maps.append((p.koid, depth, type(node).__name__, describe_state(node)))
     return tables, tuple(objects), tuple(maps), kernel.mem.pages_used
+
+
+def _collect(kernel: Kernel) -> list[str]:
+    """The invariant checker's report; a check that raises is itself a broken invariant."""
+    try:
+        return collect(kernel)
+    except Exception as exc:
+        return [f"the invariant checker raised {type(exc).__name__}: {exc}"]
 
 
 def _ints(value: Any, out: set[int], depth: int = 0) -> None:
@@ -343,7 +353,10 @@ class ArgumentDeriver:
         """How to draw each field of an ABI struct."""
         cached = self._struct_params.get(cls)
         if cached is None:
-            hints = typing.get_type_hints(cls, vars(zx))
+            try:
+                hints = typing.get_type_hints(cls, vars(zx))
+            except Exception:  # unresolvable annotations: every field is an int
+                hints = {}
             family = cls.__name__[3:-2]
             cached = []
             for f in dataclasses.fields(cls):
@@ -544,7 +557,10 @@ class _Drawer:
         try:
             return cls(**values)
         except Exception:  # a struct whose constructor checks its fields: use defaults
-            return cls()
+            try:
+                return cls()
+            except Exception:
+                return None
 
 
 # --------------------------------------------------------------------------- the report
@@ -576,6 +592,7 @@ class FuzzReport:
     deadlocks: int = 0
     exited_process_calls: int = 0
     memory_probes: int = 0
+    threads: int = 0
     findings: list[Finding] = field(default_factory=list)
     known: Counter[str] = field(default_factory=Counter)
     counts: Counter[str] = field(default_factory=Counter)
@@ -610,6 +627,7 @@ class FuzzReport:
             "seed": self.seed, "syscalls": self.syscalls, "episodes": self.episodes,
             "duration_s": round(self.duration, 2), "deadlocks": self.deadlocks,
             "exited_process_calls": self.exited_process_calls, "memory_probes": self.memory_probes,
+            "threads": self.threads,
             "findings": {k: self.counts.get(k, 0) for k in FINDING_KINDS},
             "per_syscall": dict(sorted(self.per_syscall.items())),
             "ok": dict(sorted(self.ok.items())), "statuses": dict(sorted(self.statuses.items())),
@@ -633,6 +651,7 @@ class FuzzReport:
             f"  memory accesses that raised something else than MemoryFault: "
             f"{self.counts.get('memory_access', 0)} (of {self.memory_probes:,})",
             f"  direct waits ending in Deadlock (allowed, must change nothing): {self.deadlocks:,}",
+            f"  simulated threads started (each makes one blocking syscall): {self.threads:,}",
             f"  trace: {self.trace_bytes:,} bytes, sha256 {self.trace_digest[:16]}",
             "  per syscall (calls / succeeded):",
         ]
@@ -781,6 +800,8 @@ class Fuzzer:
         self.exited: list[Process] = []
         self.stale: list[int] = []
         self.spawned = self.nprocs
+        self.calls_in_threads: list[str] = []
+        self.thread_errors_seen: set[int] = set()
 
     def _spawn(self, name: str) -> Process:
         proc = self.k.create_process(name)
@@ -817,8 +838,12 @@ class Fuzzer:
         rng = self.rng
         k = self.k
         rep = self.report
-        if rng.random() < 0.01 and "memory" not in self.skip:
+        self._replace_exited()
+        r = rng.random()
+        if r < 0.01 and "memory" not in self.skip:
             return self._memory_probe(index)
+        if r < 0.03 and "threads" not in self.skip:
+            return self._thread_probe(index, start=r < 0.025)
         via_exited = bool(self.exited) and rng.random() < 0.03 and "exited-process" not in self.skip
         p = rng.choice(self.exited) if via_exited else rng.choice(self.live)
         name = rng.choices(self.names, self.weights)[0]
@@ -889,7 +914,9 @@ class Fuzzer:
             detail = self._changed(name, status, args, before, after)
             if detail:
                 self._find("changed", name, f"{zx.zx_status_get_string(status)} but {detail}", index, call)
-        problems = collect(k)
+        if k.sched.switches != switches and not self._thread_errors(index):
+            return False
+        problems = _collect(k)
         if problems:
             self._find("invariant", name, "; ".join(problems)[:300], index, call)
             return False
@@ -902,11 +929,7 @@ class Fuzzer:
         # now and then it exits and a fresh one takes its place.
         if p.root_vmar_handle not in p.handles and not p.exited and rng.random() < 0.05:
             k.exit_process(p)
-        for q in [q for q in self.live if q.exited]:  # the caller, or killed by it
-            self.live.remove(q)
-            self.exited = ([*self.exited, q])[-2:]
-            self.spawned += 1
-            self.live.append(self._spawn(f"p{self.spawned}"))
+        self._replace_exited()
         for q in self.live:
             if len(q.handles) > self.max_handles:
                 self._trim(q)
@@ -958,6 +981,58 @@ class Fuzzer:
                     break
         return detail
 
+    def _replace_exited(self) -> None:
+        """Replace live processes that have exited (by zx_process_exit, a kill, or the end
+        of their last thread)."""
+        for q in [q for q in self.live if q.exited]:
+            self.live.remove(q)
+            self.exited = ([*self.exited, q])[-2:]
+            self.spawned += 1
+            self.live.append(self._spawn(f"p{self.spawned}"))
+
+    def _thread_probe(self, index: int, start: bool) -> bool:
+        """Start a simulated thread that makes one blocking syscall (one with a deadline
+        parameter), or run the scheduler until every thread is done or blocked for good."""
+        k = self.k
+        rng = self.rng
+        if start:
+            blocking = [n for n in self.names if any(prm.kind == "time" for prm in self.deriver.specs[n])]
+            p = rng.choice(self.live)
+            if not blocking or len(k.sched.live_threads()) > 8:
+                return True
+            name = rng.choice(blocking)
+            self.drawer.benign = rng.random() < 0.5
+            args = [self.drawer.draw(prm, self._pools(p)) for prm in self.deriver.specs[name]]
+            method = getattr(p.zx, k.syscalls.specs[name].method)
+
+            def body() -> None:
+                with contextlib.suppress(ZxError, Deadlock):
+                    method(*args)
+
+            k.create_thread(p, body, name=f"fuzz-{name[3:]}")
+            self.report.threads += 1
+            self.calls_in_threads.append(f"p{p.koid}.zx.{name[3:]}{_short(args)}")
+            return True
+        try:
+            k.run()
+        except Deadlock:
+            pass
+        except Exception as e:
+            self._find("escaped", "Kernel.run", f"{type(e).__name__}: {str(e)[:200]}", index, "kernel.run()")
+            return False
+        return self._thread_errors(index)
+
+    def _thread_errors(self, index: int) -> bool:
+        """Report a simulated thread that ended with an exception other than ZxError."""
+        for t in self.k.sched.threads:
+            err = getattr(t, "error", None)
+            if err is not None and t.koid not in self.thread_errors_seen:
+                self.thread_errors_seen.add(t.koid)
+                self._find("escaped", "thread", f"{type(err).__name__}: {str(err)[:200]}", index,
+                           "; ".join(self.calls_in_threads[-3:]))
+                return False
+        return True
+
     def _memory_probe(self, index: int) -> bool:
         """Read or write simulated memory at live and adversarial addresses."""
         rng = self.rng
@@ -991,7 +1066,8 @@ class Fuzzer:
         extra = [v for v in sorted(q.handles) if v not in keep]
         self.rng.shuffle(extra)
         for v in extra[: len(q.handles) - self.max_handles // 2]:
-            q.zx.handle_close(v)
+            with contextlib.suppress(ZxError):
+                q.zx.handle_close(v)
             self.stale.append(v)
 
     # ------------------------------------------------------------------ teardown
@@ -999,7 +1075,11 @@ class Fuzzer:
         k = self.k
         try:
             if healthy:
-                self._check_teardown(index)
+                try:
+                    self._check_teardown(index)
+                except Exception as e:
+                    self._find("escaped", "teardown", f"{type(e).__name__}: {str(e)[:200]}", index,
+                               "close every handle, exit every process")
         finally:
             try:
                 k.close()
@@ -1025,7 +1105,9 @@ class Fuzzer:
                     return
         for q in list(k.processes):
             k.exit_process(q)
-        problems = collect(k)
+        # Killed threads unwind when they next get the CPU (see Scheduler.kill).
+        k.run()
+        problems = _collect(k)
         if problems:
             self._find("invariant", "teardown", "; ".join(problems)[:300], index, "exit every process")
             return
