@@ -291,10 +291,15 @@ class ArgumentDeriver:
         keys: list[str] = []
         for w in _words(name):
             keys += _ALIASES.get(w, ())
-        vals = []
-        for cname, v in _CONSTANTS:
-            if any(k in cname for k in keys) or any(f"_{w}_" in cname + "_" for w in words if len(w) > 2) or (fam and cname.startswith(f"ZX_{fam}_") and ("options" in name or "flags" in name)) or (fam == "VMAR" and cname.startswith("ZX_VM_") and ("options" in name or "flags" in name)):
-                vals.append(v)
+        flags = "options" in name or "flags" in name
+        prefixes = ((f"ZX_{fam}_",) if fam else ()) + (("ZX_VM_",) if fam == "VMAR" else ())
+
+        def fits(cname: str) -> bool:
+            return (any(k in cname for k in keys)
+                    or any(f"_{w}_" in cname + "_" for w in words if len(w) > 2)
+                    or (flags and cname.startswith(prefixes)))
+
+        vals = [v for cname, v in _CONSTANTS if fits(cname)]
         if struct and vals:
             # A struct field: prefer the constants of the struct's own family
             # (zx_iob_region_t.type -> ZX_IOB_REGION_TYPE_*, then ZX_IOB_*).
