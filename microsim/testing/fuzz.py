@@ -445,8 +445,10 @@ class _Drawer:
         r = self.rng.random()
         consts = param.constants
         if self.benign:
-            if not consts or r < 0.55:
+            if not consts or r < 0.6:
                 return zx.ZX_RIGHT_SAME_RIGHTS if param.name == "rights" and r < 0.2 else 0
+            if r < 0.8:
+                return self.rng.choice(consts)
             r = 0.0
         if consts and r < 0.6:
             v = self.rng.choice(consts)
@@ -501,6 +503,8 @@ class _Drawer:
         if kind == "time":
             return self.time(pools)
         if kind == "small":
+            if self.benign:
+                return rng.choice((0, 0, 1))
             return rng.choice((0, 0, 1, 2, 3, 64, 2**32, -1))
         if kind == "bytes":
             return self.bytes_()
@@ -518,9 +522,11 @@ class _Drawer:
                 return self.handle(pools, param.handle_type)
             return self.size(pools, param.name)
         r = rng.random()
-        if r < 0.3:
+        if r < 0.25 or (self.benign and r < 0.5):
+            return rng.choice((0, 1, 2, 3))  # keys, counts, codes: small values meet
+        if r < 0.55:
             return self.handle(pools, None)
-        if r < 0.6:
+        if r < 0.75:
             return self.size(pools, param.name)
         return self.bits(param)
 
