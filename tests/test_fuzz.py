@@ -226,14 +226,14 @@ def test_long_campaign() -> None:
 
 
 def test_short_campaign_is_clean_and_reaches_every_syscall() -> None:
-    rep = Fuzzer(seed=11, episode=400, known=OPEN_ISSUES).run(2000)
-    assert rep.syscalls == 2000 and rep.episodes >= 5
+    rep = Fuzzer(seed=11, episode=300, known=OPEN_ISSUES).run(1500)
+    assert rep.syscalls == 1500 and rep.episodes >= 5
     assert rep.clean, rep.render()
     with Kernel() as k:
         names = set(k.syscalls.specs)
     assert set(rep.per_syscall) == names
     # Deep enough to matter: most syscalls succeed now and then.
-    assert len([n for n in names if rep.ok[n]]) >= len(names) * 0.6, rep.render()
+    assert len([n for n in names if rep.ok[n]]) >= len(names) * 0.5, rep.render()
     assert rep.trace_digest and rep.memory_probes > 0
 
 
@@ -250,10 +250,10 @@ def _cli(args: list[str], hashseed: str, tmp: Path) -> dict[str, Any]:
 
 
 def test_same_seed_same_calls_and_trace_across_hash_seeds(tmp_path: Path) -> None:
-    args = ["--syscalls", "700", "--seed", "4", "--episode", "350", "--skip", "bigints"]
+    args = ["--syscalls", "400", "--seed", "4", "--episode", "200", "--skip", "bigints"]
     a, b = _cli(args, "1", tmp_path), _cli(args, "2", tmp_path)
-    assert a == b and a["trace_bytes"] > 50_000
-    other = Fuzzer(seed=5, episode=350, skip=["bigints"]).run(700)
+    assert a == b and a["trace_bytes"] > 30_000
+    other = Fuzzer(seed=5, episode=200, skip=["bigints"]).run(400)
     assert other.trace_digest != a["trace_digest"]
 
 
