@@ -189,10 +189,15 @@ def test_invariants_find_an_observer_that_outlived_its_wait(k: Kernel, p: Proces
     h = p.handles[a]
     w = SignalWait([(h.obj, h, zx.ZX_CHANNEL_READABLE)], "test")
     w.arm(k.sched)
+    # Nobody waits on it (no blocked thread, no direct caller): a leftover, like the
+    # observer a deadlocked direct wait used to leave.
+    assert any("outlived its wait" in m for m in collect(k))
+    k.sched.direct_waits.append(w)  # as while a direct call drives the run
     assert collect(k) == []
     w.done = True  # ended without cancelling its observers
     assert any("outlived its wait" in m for m in collect(k))
     w.cancel()
+    k.sched.direct_waits.remove(w)
     assert collect(k) == []
     port = p.zx.port_create(0)
     p.zx.object_wait_async(a, port, 1, zx.ZX_CHANNEL_READABLE, 0)

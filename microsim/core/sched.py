@@ -95,7 +95,11 @@ class _WaitObserver(SignalObserver):
         return False
 
     def is_live(self) -> bool:
-        return not self.wait.done
+        w = self.wait
+        if w.done:
+            return False
+        # Someone is still waiting: the blocked thread, or a direct caller driving the run.
+        return w.thread.wait is w if w.thread is not None else w in self.sched.direct_waits
 
     def on_cancel(self, obj: KernelObject) -> None:
         w = self.wait
@@ -120,6 +124,7 @@ class Scheduler:
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
+        self.direct_waits: list[Wait] = []  # waits of direct calls from Python, in progress
 
     # ------------------------------------------------------------------ threads
     def add_thread(self, thread: Thread) -> None:
@@ -172,6 +177,7 @@ class Scheduler:
             # A direct call from Python: drive the simulation until the wait ends. If it
             # cannot end (Deadlock) or the run fails, the wait is withdrawn: no waiter or
             # observer stays behind.
+            self.direct_waits.append(wait)
             try:
                 self.run(until=lambda: wait.done)
             except BaseException:
@@ -180,6 +186,8 @@ class Scheduler:
                     wait.status = zx.ZX_ERR_CANCELED
                     wait.cancel()
                 raise
+            finally:
+                self.direct_waits.remove(wait)
             return wait.status
         wait.thread = t
         t.state = "blocked"

@@ -212,6 +212,21 @@ def snapshot(kernel: Kernel) -> tuple[Any, ...]:
     return tables, tuple(objects), tuple(maps), kernel.mem.pages_used
 
 
+_OBJECT_FIELDS = ("koid", "type", "signals", "handle_count", "kernel_refs", "name", "observers", "describe")
+
+
+def _object_diff(before: Any, after: Any) -> str:
+    """What changed in one object's snapshot entry, field by field."""
+    if before is None:
+        return f"new {after[1]}"
+    if after is None:
+        return f"{before[1]} gone"
+    out = [f"{n} {b!r} -> {a!r}" for n, b, a in zip(_OBJECT_FIELDS, before, after) if b != a]
+    bf, af = dict(before[-1]), dict(after[-1])
+    out += [f"{n} {bf.get(n)!r} -> {af.get(n)!r}" for n in sorted(set(bf) | set(af)) if bf.get(n) != af.get(n)]
+    return f"{before[1]}: " + ", ".join(out)[:160]
+
+
 def _collect(kernel: Kernel) -> list[str]:
     """The invariant checker's report; a check that raises is itself a broken invariant."""
     try:
@@ -901,12 +916,10 @@ class Fuzzer:
             rep.deadlocks += 1
         except MicrosimError as e:
             if not via_exited or isinstance(e, KernelPanic):
-                self._find("escaped", name, f"{type(e).__name__}: {str(e)[:200]}", index, call)
-                return False
+                return self._escaped(name, e, index, call)
             status = zx.ZX_ERR_BAD_STATE  # an exited process's facade may refuse with its own error
         except Exception as e:
-            self._find("escaped", name, f"{type(e).__name__}: {str(e)[:200]}", index, call)
-            return False
+            return self._escaped(name, e, index, call)
         else:
             rep.ok[name] += 1
             if saved is not None and len(saved) == len(params):
@@ -988,9 +1001,17 @@ class Fuzzer:
             a = {o[0]: o for o in after[1]}
             for koid in sorted(set(a) | set(b)):
                 if a.get(koid) != b.get(koid):
-                    detail += f" (first: koid {koid} {b.get(koid, ('new',))[:5]} -> {a.get(koid, ('gone',))[:5]})"
+                    detail += f" (first: koid {koid}: {_object_diff(b.get(koid), a.get(koid))})"
                     break
         return detail
+
+    def _escaped(self, name: str, exc: BaseException, index: int, call: str) -> bool:
+        """Report an escaped exception and what it left broken; the kernel is replaced."""
+        self._find("escaped", name, f"{type(exc).__name__}: {str(exc)[:200]}", index, call)
+        problems = _collect(self.k)
+        if problems:
+            self._find("invariant", name, "; ".join(problems)[:300], index, call)
+        return False
 
     def _replace_exited(self) -> None:
         """Replace live processes that have exited (by zx_process_exit, a kill, or the end
