@@ -352,3 +352,19 @@ def test_deadlocked_waits_are_allowed_and_change_nothing() -> None:
     rep = Fuzzer(seed=3, plugins=["channel", "port"], syscalls=["zx_*wait*", "zx_*create"], episode=250,
                  skip=["memory", "bigints", "exited-process"]).run(500)
     assert rep.deadlocks > 0 and rep.clean, rep.render()
+
+
+def test_fuzzer_finds_the_deadlock_leftovers_if_the_fix_is_reverted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from microsim.core.sched import Scheduler, Wait
+
+    def block_without_cleanup(self: Scheduler, wait: Wait, deadline: int) -> int:
+        # The direct-call path as it was: a Deadlock left the wait registered.
+        self.run(until=lambda: wait.done)
+        return wait.status
+
+    monkeypatch.setattr(Scheduler, "block", block_without_cleanup)
+    rep = Fuzzer(seed=0, plugins=["channel", "port"], syscalls=["zx_*wait*", "zx_*create", "zx_port_queue"],
+                 skip=["bigints", "exited-process", "threads"], episode=500).run(500)
+    found = {(f.kind, f.syscall) for f in rep.findings}
+    assert ("changed", "zx_port_wait") in found  # the ghost waiter
+    assert ("invariant", "zx_object_wait_one") in found  # the orphaned observer
