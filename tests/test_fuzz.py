@@ -368,3 +368,13 @@ def test_fuzzer_finds_the_deadlock_leftovers_if_the_fix_is_reverted(monkeypatch:
     found = {(f.kind, f.syscall) for f in rep.findings}
     assert ("changed", "zx_port_wait") in found  # the ghost waiter
     assert ("invariant", "zx_object_wait_one") in found  # the orphaned observer
+
+
+def test_one_episode_replays_alone() -> None:
+    def run(**kw: Any) -> list[str]:
+        rep = Fuzzer(seed=4, plugins=[WidgetPlugin()], syscalls=["zx_widget_*", "zx_handle_close"], episode=150,
+                     keep=50, skip=["bigints", "exited-process"]).run(450, **kw)
+        return [f.line() for f in rep.findings if " episode 2 " in f.where + " "]
+
+    whole = run()
+    assert whole and run(first_episode=2, episodes=1) == whole

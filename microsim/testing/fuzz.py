@@ -687,7 +687,8 @@ class FuzzReport:
             lines.append("  known open issues (not counted above):")
             lines += [f"    {n:>8,}  {what}" for what, n in sorted(self.known.items())]
         if self.findings:
-            lines.append("  findings (first of each kind and syscall):")
+            lines.append("  findings (first of each kind and syscall; replay one with the same options plus "
+                         "--first-episode E --episodes 1 --trace-dir DIR):")
             lines += ["    " + f.line() for f in self.findings]
         lines.append("RESULT: " + ("clean" if self.clean else "FAILURES FOUND"))
         return "\n".join(lines)
@@ -794,15 +795,18 @@ class Fuzzer:
         if unknown:
             raise ValueError(f"unknown probes to skip: {sorted(unknown)} (known: {sorted(PROBES)})")
         self.report = FuzzReport(seed)
-        # Per syscall: argument lists that succeeded (with the types of their handles),
-        # replayed with live handles and one argument mutated.
         self.corpus: dict[str, list[tuple[list[Any], list[str | None]]]] = {}
         self._digest = hashlib.sha256()
 
     # ------------------------------------------------------------------ set-up
     def _new_kernel(self, episode: int) -> None:
         self.episode = episode
+        # Everything an episode draws from depends on (seed, episode) alone, so one episode
+        # can be replayed by itself (`--first-episode E --episodes 1`).
         self.rng = random.Random(f"fuzz:{self.seed}:{episode}")
+        # Per syscall: argument lists that succeeded (with the types of their handles),
+        # replayed with live handles and one argument mutated.
+        self.corpus = {}
         copy = None
         if self.trace_dir is not None:
             Path(self.trace_dir).mkdir(parents=True, exist_ok=True)
@@ -1153,18 +1157,24 @@ class Fuzzer:
 
     # ------------------------------------------------------------------ campaign
     def run(self, syscalls: int, *, time_limit: float | None = None,
-            progress: Callable[[FuzzReport], None] | None = None) -> FuzzReport:
-        """Make `syscalls` random calls (in episodes of fresh kernels); return the report."""
+            progress: Callable[[FuzzReport], None] | None = None,
+            first_episode: int = 0, episodes: int | None = None) -> FuzzReport:
+        """Make `syscalls` random calls (in episodes of fresh kernels); return the report.
+
+        `first_episode` / `episodes`: run only those episodes (a finding's "episode E"
+        replays alone with `first_episode=E, episodes=1`).
+        """
         with host_memory_limit(self.host_memory):
-            return self._run(syscalls, time_limit, progress)
+            return self._run(syscalls, time_limit, progress, first_episode, episodes)
 
     def _run(self, syscalls: int, time_limit: float | None,
-             progress: Callable[[FuzzReport], None] | None) -> FuzzReport:
+             progress: Callable[[FuzzReport], None] | None, first_episode: int,
+             episodes: int | None) -> FuzzReport:
         rep = self.report
         start = time.monotonic()
-        episode = 0
+        episode = first_episode
         last_progress = start
-        while rep.syscalls < syscalls:
+        while rep.syscalls < syscalls and (episodes is None or episode < first_episode + episodes):
             self._new_kernel(episode)
             rep.episodes += 1
             healthy = True
@@ -1211,6 +1221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--plugins", default=None, help="comma-separated plugins to load (default: every installed)")
     ap.add_argument("--only", default=None, help="comma-separated syscall globs to fuzz (default: all)")
     ap.add_argument("--episode", type=int, default=1000, help="calls per fresh kernel before teardown (default 1000)")
+    ap.add_argument("--first-episode", type=int, default=0,
+                    help="start at this episode (replay a finding: --first-episode E --episodes 1 --trace-dir DIR)")
+    ap.add_argument("--episodes", type=int, default=None, help="run at most this many episodes")
     ap.add_argument("--processes", type=int, default=3, help="live processes per kernel (default 3)")
     ap.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
     ap.add_argument("--host-memory", type=int, default=3072,
@@ -1241,7 +1254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = sum(rep.counts.values())
         print(f"... {rep.syscalls:,} syscalls, {rep.duration:.0f} s, {found} findings", file=sys.stderr, flush=True)
 
-    rep = fuzzer.run(ns.syscalls, time_limit=ns.time_limit, progress=progress)
+    rep = fuzzer.run(ns.syscalls, time_limit=ns.time_limit, progress=progress,
+                     first_episode=ns.first_episode, episodes=ns.episodes)
     print(rep.render())
     if ns.json:
         Path(ns.json).write_text(json.dumps(rep.to_dict(), indent=1) + "\n")
