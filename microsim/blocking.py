@@ -131,6 +131,9 @@ class _SignalWait(Wait, SignalObserver):
             self.attached = False
             self.obj.remove_observer(self)
 
+    def is_live(self) -> bool:
+        return self.in_progress(self.obj.kernel.sched)
+
 
 def wait_signals(
     handle: Handle,
@@ -182,6 +185,9 @@ class _ManyItem(SignalObserver):
             obj.kernel.sched.finish(w, _OK)
             return True
         return False
+
+    def is_live(self) -> bool:
+        return self.wait.in_progress(self.obj.kernel.sched)
 
     def on_cancel(self, obj: KernelObject) -> None:
         w = self.wait
@@ -258,6 +264,9 @@ class _QueuedWait(Wait, SignalObserver):
 
     def on_signals(self, obj: KernelObject, signals: int) -> bool:
         return self.done
+
+    def is_live(self) -> bool:
+        return self.in_progress(self.queue.kernel.sched)
 
     def on_cancel(self, obj: KernelObject) -> None:
         self.handle = None  # the object dropped this observer already

@@ -22,6 +22,10 @@ class KernelPanic(MicrosimError):
     """An internal exception escaped a syscall: a bug in the kernel or a plugin."""
 
 
+class KernelClosed(MicrosimError):
+    """The kernel was closed: it refuses every syscall and every new process or thread."""
+
+
 class PluginError(MicrosimError):
     """A plugin could not be loaded: missing dependency, bad hook, duplicate name."""
 

@@ -189,3 +189,15 @@ def signals_changed(kernel: Kernel, obj: KernelObject, old: int, new: int) -> No
 @hookspec
 def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
     """Walk the plugin's state and `report(message)` every broken invariant."""
+
+
+@hookspec
+def count_held_handles(kernel: Kernel, count: Callable[[Handle, str], None]) -> None:
+    """Call `count(handle, where)` for every handle the plugin keeps outside process tables.
+
+    Handles in flight (in queued channel messages, ...) still count toward their
+    object's handle count. The invariant checker requires every object's handle count
+    to equal the handles in tables plus those counted here, so a plugin that holds
+    handles must implement this hook, or its objects are reported as leaking. `where`
+    names the holder in reports ("<Channel koid=..> message 2").
+    """

@@ -32,7 +32,7 @@ from microsim.core.plugins import (
 from microsim.core.sched import Scheduler
 from microsim.core.strace import StraceView
 from microsim.core.syscall import SyscallHook, SyscallTable
-from microsim.errors import MemoryFault, PluginError, ZxError
+from microsim.errors import KernelClosed, MemoryFault, PluginError, ZxError
 from microsim.objects import exception as exceptions
 from microsim.objects import plugin as core_objects
 from microsim.objects.job import Job, create_root_job
@@ -111,6 +111,7 @@ class Kernel:
         self.closed = False
         # Handles each exited process still held when it exited (koid -> count).
         self.exit_leaks: dict[int, int] = {}
+        self._refusing = False  # set once close() has unwound everything
 
         # Trace context: the current syscall's sequence number, process and thread.
         self.sc_counter = 0
@@ -455,6 +456,7 @@ class Kernel:
         `zx_vmar_root_self`, `zx_job_default`); zx_process_create passes False, as Zircon gives a new process
         an empty handle table. A job that is being killed refuses (ZX_ERR_BAD_STATE).
         """
+        self._refuse_if_closed("create_process")
         job = self.root_job if job is None else job
         if job.state != "ready":
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the job is being killed")
@@ -481,6 +483,7 @@ class Kernel:
     ) -> Thread:
         """A new started thread of `process` running `entry(*args)` under the scheduler
         (zx_thread_create + zx_thread_start for Python-driven tests and tools)."""
+        self._refuse_if_closed("create_thread")
         if process.state not in ("initial", "running") or (
             process.state == "initial" and process.threads
         ):
@@ -493,6 +496,7 @@ class Kernel:
     def exit_process(self, process: Process, code: int = 0, reason: str = "kill") -> None:
         """Kill a process with return code `code` (see `Process.kill`); `reason` is what
         the trace records (exit, kill, exception ...)."""
+        self._refuse_if_closed("exit_process")
         process.kill(code, reason)
 
     def held_handles(self, process: Process) -> int:
@@ -509,6 +513,7 @@ class Kernel:
 
     def run(self) -> None:
         """Run every thread until all have exited (raises `Deadlock` if they cannot)."""
+        self._refuse_if_closed("run")
         self.sched.run()
 
     # ------------------------------------------------------------------ invariants
@@ -528,7 +533,11 @@ class Kernel:
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
-        """Unwind threads, flush and close the trace (idempotent)."""
+        """Unwind threads, flush and close the trace (idempotent).
+
+        A closed kernel refuses everything with `KernelClosed`: every syscall through any
+        process's facade, `create_process`, `create_thread`, `exit_process` and `run`.
+        """
         if self.closed:
             return
         self.closed = True
@@ -537,9 +546,15 @@ class Kernel:
             self.pm.hook.kernel_closing(kernel=self)
         finally:
             self.mem.on_pages = None
+            self._refusing = True
+            self.syscalls.refuse_all()
             if self.trace is not None:
                 self.emit("trace_end", self.sc_counter, self.trace.count + len(self.trace.buffer) + 1)
                 self.trace.close()
+
+    def _refuse_if_closed(self, what: str) -> None:
+        if self._refusing:
+            raise KernelClosed(f"{what}: the kernel is closed")
 
     def __enter__(self) -> Kernel:
         return self

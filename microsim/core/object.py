@@ -46,6 +46,14 @@ class SignalObserver:
     def on_cancel(self, obj: KernelObject) -> None:
         """The handle this observer was registered through went away."""
 
+    def is_live(self) -> bool:
+        """Whether the wait or registration this observer serves still exists.
+
+        The invariant checker reports an observer left on an object after its wait ended
+        (a leak). Override in observers that belong to a wait or a registration.
+        """
+        return True
+
 
 class KernelObject:
     """Base class of every kernel object."""

@@ -113,6 +113,14 @@ class Wait:
     def cancel(self) -> None:
         """Stop observing whatever the wait observes (runs on wake, timeout and kill)."""
 
+    def in_progress(self, sched: Scheduler) -> bool:
+        """Whether a blocked thread, or a direct caller driving the run, still waits on it
+        (observers serving a wait use it for `SignalObserver.is_live`)."""
+        if self.done:
+            return False
+        t = self.thread
+        return t.wait is self if t is not None else self in sched.direct_waits
+
 
 class Deadline(Wait):
     """A callback the scheduler runs when virtual time reaches a deadline (a timer).
@@ -153,6 +161,7 @@ class Scheduler:
         self.main: greenlet.greenlet | None = None
         self.running = False
         self.switches = 0
+        self.direct_waits: list[Wait] = []  # waits of direct calls from Python, in progress
         # The syscall entering at the current preemption point, and its arguments.
         self.entering: tuple[str, Sequence[Any]] = ("", ())
         # Set when a run stopped in a deadlock (the trace says why processes ended).
@@ -219,8 +228,20 @@ class Scheduler:
             heapq.heappush(self.timers, (deadline, self._timer_seq, wait))
         t = self.current
         if t is None or greenlet.getcurrent() is not t.glet:
-            # A direct call from Python: drive the simulation until the wait ends.
-            self.run(until=lambda: wait.done)
+            # A direct call from Python: drive the simulation until the wait ends. If it
+            # cannot end (Deadlock) or the run fails, the wait is withdrawn: no waiter or
+            # observer stays behind.
+            self.direct_waits.append(wait)
+            try:
+                self.run(until=lambda: wait.done)
+            except BaseException:
+                if not wait.done:
+                    wait.done = True
+                    wait.status = zx.ZX_ERR_CANCELED
+                    wait.cancel()
+                raise
+            finally:
+                self.direct_waits.remove(wait)
             return wait.status
         wait.thread = t
         t.state = "blocked"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from microsim import zx
 from microsim.core.eventlog import freeze
 from microsim.core.sched import ThreadExit
-from microsim.errors import Deadlock, KernelPanic, MicrosimError, PluginError, ZxError
+from microsim.errors import Deadlock, KernelClosed, KernelPanic, MicrosimError, PluginError, ZxError
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
@@ -229,6 +229,18 @@ def _unwound_reason(kernel: Kernel, exc: BaseException) -> str:
 
 def _panic(name: str, exc: BaseException) -> KernelPanic:
     return KernelPanic(f"{name}: internal {type(exc).__name__}: {exc}")
+
+
+def _refusing(spec: SyscallSpec) -> Callable[..., Any]:
+    name = spec.name
+
+    def syscall(self: SyscallFacade, *args: Any, **kwargs: Any) -> Any:
+        raise KernelClosed(f"{name}: the kernel is closed")
+
+    syscall.__name__ = spec.method
+    syscall.__qualname__ = f"Zx.{spec.method}"
+    syscall.__doc__ = spec.doc
+    return syscall
 
 
 def _failed(
@@ -468,6 +480,7 @@ class SyscallTable:
         self.specs: dict[str, SyscallSpec] = {}
         self.hooks: list[SyscallHook] = []
         self.facade_class: type[SyscallFacade] = type("Zx", (SyscallFacade,), {"__slots__": ()})
+        self.refused = False  # set by refuse_all() when the kernel closes
 
     def register(self, name: str, impl: SyscallImpl, *, plugin: str, doc: str | None = None) -> None:
         """Add syscall `name` (Zircon's name, e.g. "zx_vmo_create")."""
@@ -489,8 +502,20 @@ class SyscallTable:
 
     def build(self) -> None:
         """(Re)generate one facade method per syscall on the shared facade class."""
+        if self.refused:
+            self.refuse_all()
+            return
         for spec in self.specs.values():
             setattr(self.facade_class, spec.method, self._method(spec))
+
+    def refuse_all(self) -> None:
+        """Make every facade method raise `KernelClosed` (the kernel is closed).
+
+        The methods are swapped, not guarded: an open kernel's syscalls pay nothing.
+        """
+        self.refused = True
+        for spec in self.specs.values():
+            setattr(self.facade_class, spec.method, _refusing(spec))
 
     def _method(self, spec: SyscallSpec) -> Callable[..., Any]:
         kernel = self.kernel

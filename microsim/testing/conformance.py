@@ -27,7 +27,10 @@ pair) of a new object with its default rights. The suite checks:
 - each blocking call declared in `blocking`: a deadline that passes (ZX_ERR_TIMED_OUT,
   virtual time advanced), closing the handle under the wait (ZX_ERR_CANCELED, unless
   `cancel_on_close=False`), and a deadlock report naming the thread and its wait;
-- that every syscall the plugins register turns garbage arguments into a `ZxError`.
+- that every syscall the plugins register turns garbage arguments into a `ZxError`;
+- a short stateful fuzzing run (`microsim.testing.fuzz`) of the plugins' syscalls and the
+  generic handle and object syscalls on their objects: nothing but ZxError escapes, a
+  failed call changes nothing, the invariants hold after every call, and nothing leaks.
 
 Cases that do not apply (the peer rules for an unpeered type, rights a topic does not
 require) are not generated, rather than skipped. The suite probes the plugins once, at
@@ -48,6 +51,7 @@ from microsim.errors import Deadlock, ZxError
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
 from microsim.testing.faults import count_allocations, fail_allocation, kernel_state
+from microsim.testing.fuzz import OPEN_ISSUES, Fuzzer
 from microsim.zx import InfoList
 
 Factory = Callable[[Process], Any]
@@ -176,12 +180,16 @@ def conformance_suite(
     factories: dict[str, Factory],
     blocking: dict[str, Blocking] | None = None,
     seed: int = 0,
+    fuzz_calls: int = 600,
+    fuzz_known: Sequence[tuple[str, str, str]] = tuple(OPEN_ISSUES),
 ) -> type:
     """A pytest test class checking the generic object rules for each factory's type.
 
     `plugins` are passed to `Kernel(plugins=...)`; the garbage-argument, info-topic and
     property checks cover what those plugins register (not the core's, which microsim
     tests itself). `blocking` names the plugins' blocking calls (see `Blocking`).
+    `fuzz_calls`: length of the fuzzing run (0: none); `fuzz_known`: findings to count
+    apart as known open issues (default: microsim's own, `fuzz.OPEN_ISSUES`).
     """
     names = sorted(factories)
     blocks = dict(sorted((blocking or {}).items()))
@@ -467,6 +475,21 @@ def conformance_suite(
                             pass
                         except Exception as exc:
                             pytest.fail(f"{name}{args!r:.120} raised {type(exc).__name__}: {exc}")
+
+        def test_fuzzing_the_plugin_syscalls(self) -> None:
+            if not fuzz_calls:
+                pytest.skip("fuzz_calls=0")
+            with kernel() as k:
+                own = sorted(n for rec in k.plugins.values() if rec.name != "core" for n in rec.syscalls)
+
+            def setup(p: Process) -> None:
+                for f in factories.values():
+                    f(p)
+
+            fuzzer = Fuzzer(seed, plugins=plugins, syscalls=[*own, "zx_handle_*", "zx_object_*"],
+                            episode=max(fuzz_calls // 2, 1), setup=setup, known=fuzz_known)
+            report = fuzzer.run(fuzz_calls)
+            assert report.clean, report.render()
 
     ConformanceSuite.__name__ = "ConformanceSuite"
     return ConformanceSuite

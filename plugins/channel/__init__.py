@@ -24,6 +24,7 @@ has one; the write itself still succeeds, as in Zircon.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -213,12 +214,14 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
             if not isinstance(d, zx.zx_handle_disposition_t):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "write_etc takes zx_handle_disposition_t")
             ops.append(d)
-        values = [d.handle for d in ops]
+        # A DUPLICATE leaves its source in the table; every other disposition (even an
+        # invalid one) names a handle that is consumed whatever happens.
+        values = [d.handle for d in ops if d.operation != zx.ZX_HANDLE_OP_DUPLICATE]
     else:
         values = list(handles)
     k = p.kernel
     # Handles are consumed whatever happens next (WriteConsumesAllHandles).
-    if len(values) > zx.ZX_CHANNEL_MAX_MSG_HANDLES:
+    if len(handles) > zx.ZX_CHANNEL_MAX_MSG_HANDLES:
         taken, _ = _consume(p, values)
         for h in taken:
             k.close_handle(h)
@@ -237,6 +240,9 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
     if not status and len(buf) > zx.ZX_CHANNEL_MAX_MSG_BYTES:
         status = zx.ZX_ERR_OUT_OF_RANGE
     own = ch.obj
+    if etc:
+        _write_dispositions(p, own, buf, ops, status)
+        return
     for v in values:
         found = p.handles.get(v) if type(v) is int else None
         if found is not None and found.obj is own and not status:
@@ -260,11 +266,86 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         for h in taken:
             k.close_handle(h)
         raise ZxError(status)
-    if etc:
-        for h, d in zip(taken, ops):
-            if d.rights != zx.ZX_RIGHT_SAME_RIGHTS:
-                h.rights &= d.rights
     assert peer is not None
+    peer.enqueue(p, buf, taken)
+
+
+def _disposition_fields_ok(d: Any) -> bool:
+    """Every field of a disposition is a uint32 (a Python caller may put anything there)."""
+    return all(type(f) is int and 0 <= f <= 0xFFFFFFFF for f in (d.operation, d.handle, d.type, d.rights))
+
+
+def _transfer_check(h: Handle, own: Channel, d: Any) -> int:
+    """Zircon's common_handle_checks_locked for one disposition (0: fine)."""
+    if not h.rights & zx.ZX_RIGHT_TRANSFER:
+        return zx.ZX_ERR_ACCESS_DENIED
+    if h.obj is own:
+        return zx.ZX_ERR_NOT_SUPPORTED
+    if d.type != zx.ZX_OBJ_TYPE_NONE and h.obj.obj_type != d.type:
+        return zx.ZX_ERR_WRONG_TYPE
+    if d.rights != zx.ZX_RIGHT_SAME_RIGHTS and h.rights & d.rights != d.rights:
+        return zx.ZX_ERR_INVALID_ARGS
+    return 0
+
+
+def _write_dispositions(p: Process, own: Channel, buf: bytes, ops: list[Any], status: int) -> None:
+    """zx_channel_write_etc once the channel, options and bytes are checked.
+
+    Every disposition is validated before the message is queued. As in Zircon, each one
+    that is not a DUPLICATE loses its source handle whatever happens; the first error is
+    returned (and stored in that disposition's `result`), and then nothing is sent and
+    every handle taken is closed.
+    """
+    k = p.kernel
+    taken: list[Handle] = []
+    for d in ops:
+        err = 0
+        if not _disposition_fields_ok(d):
+            err = zx.ZX_ERR_INVALID_ARGS
+            if type(d.handle) is int and d.operation != zx.ZX_HANDLE_OP_DUPLICATE and d.handle in p.handles:
+                taken.append(p.take_handle(d.handle, "transfer"))
+        elif d.handle not in p.handles:
+            err = zx.ZX_ERR_BAD_HANDLE
+        elif d.operation == zx.ZX_HANDLE_OP_DUPLICATE:
+            src = p.handles[d.handle]
+            err = _transfer_check(src, own, d)
+            if not err and not src.rights & zx.ZX_RIGHT_DUPLICATE:
+                err = zx.ZX_ERR_ACCESS_DENIED
+            if not err and k.mem.armed:
+                try:
+                    k.mem.alloc("handle")
+                except ZxError as e:
+                    err = e.status
+            if not err:
+                rights = src.rights if d.rights == zx.ZX_RIGHT_SAME_RIGHTS else d.rights
+                dup = Handle(src.obj, rights)
+                src.obj.handle_count += 1
+                taken.append(dup)
+        else:
+            h = p.take_handle(d.handle, "transfer")
+            taken.append(h)
+            if d.operation != zx.ZX_HANDLE_OP_MOVE:
+                err = zx.ZX_ERR_INVALID_ARGS
+            else:
+                err = _transfer_check(h, own, d)
+                if not err and d.rights != zx.ZX_RIGHT_SAME_RIGHTS:
+                    h.rights = d.rights
+        if err:
+            with contextlib.suppress(AttributeError, TypeError):
+                d.result = err
+            status = status or err
+    peer: Any = own.peer
+    if not status and peer is None:
+        status = zx.ZX_ERR_PEER_CLOSED
+    if not status:
+        try:
+            k.mem.charge_bytes(len(buf) + MESSAGE_OVERHEAD, "message")
+        except ZxError as err2:
+            status = err2.status
+    if status:
+        for h in taken:
+            k.close_handle(h)
+        raise ZxError(status)
     peer.enqueue(p, buf, taken)
 
 
@@ -475,6 +556,21 @@ def register_syscalls(register: Callable[..., None]) -> None:
     register("zx_channel_read_etc", sys_channel_read_etc)
     register("zx_channel_call", sys_channel_call)
     register("zx_channel_call_etc", sys_channel_call_etc)
+
+
+@hookimpl
+def count_held_handles(kernel: Kernel, count: Callable[[Handle, str], None]) -> None:
+    for obj in kernel.live_objects("channel"):
+        assert isinstance(obj, Channel)
+        for i, (_, handles) in enumerate(obj.messages):
+            for h in handles:
+                count(h, f"{obj!r} message {i}")
+    # A reply handed to a zx_channel_call whose thread has not resumed yet.
+    sched = kernel.sched
+    for w in [t.wait for t in sched.threads] + list(sched.direct_waits):
+        if isinstance(w, _CallWait) and w.reply is not None:
+            for h in w.reply[1]:
+                count(h, f"reply to channel_call txid {w.txid:#x}")
 
 
 @hookimpl

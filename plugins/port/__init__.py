@@ -111,6 +111,9 @@ class _AsyncWait(SignalObserver):
         if self in self.port.observers_by_key:
             self.port.observers_by_key.remove(self)
 
+    def is_live(self) -> bool:
+        return self.port.alive and self in self.port.observers_by_key
+
     def detach(self) -> None:
         """Stop observing (cancel or port gone)."""
         self.obj.remove_observer(self)
