@@ -361,6 +361,9 @@ class Vmar(KernelObject):
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "the object has no stream size")
         if flags & zx.ZX_VM_REQUIRE_NON_RESIZABLE and obj.resizable:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the object is resizable")
+        if not flags & zx.ZX_VM_ALLOW_FAULTS and getattr(obj, "discardable", False):
+            # Discardable memory can vanish under a mapping: only ALLOW_FAULTS maps it.
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "a discardable object needs ZX_VM_ALLOW_FAULTS")
         if obj_offset % PAGE:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "object offset is not page-aligned")
         if length == 0:

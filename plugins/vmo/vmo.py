@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from microsim.kernel import Kernel
 
 PAGE = zx.ZX_PAGE_SIZE
+#: Bytes of one page-list node (16 page slots plus links), for zx_info_vmo_t.metadata_bytes.
+_PAGE_LIST_NODE_BYTES = 160
 # VmObject::RoundSize's limit: ROUNDDOWN(UINT64_MAX, 2 * kPageFanOut * PAGE_SIZE).
 VMO_MAX_SIZE = ((1 << 64) - 1) // (2 * 16 * PAGE) * (2 * 16 * PAGE)
 _ZERO_PAGE = bytes(PAGE)
@@ -489,12 +491,14 @@ class Vmo(MappableObject):
 
     def check_decommit(self, offset: int, size: int) -> int:
         """DECOMMIT's checks in Zircon's order (VmCowPages::DecommitRangeLocked); returns
-        the length trimmed to the VMO. OUT_OF_RANGE: `offset` past the size; a range that
-        trims to nothing is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
+        the length to decommit. OUT_OF_RANGE: the range reaches past the size; an empty
+        range is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
         unaligned; BAD_STATE: pinned pages."""
-        if offset > self.size:
-            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "offset beyond the VMO")
-        n = min(size, self.size - offset)
+        if offset + size > self.size:
+            # VmObjectPaged::DecommitRange -> GetCowRange: the whole range must lie inside
+            # this VMO (core-tests OpOutOfBounds, DecommitChildSliceTests).
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "range beyond the VMO")
+        n = size
         if n == 0:
             return 0
         if not self.decommit_supported():
@@ -625,6 +629,9 @@ class Vmo(MappableObject):
             committed_bytes=committed,
             handle_rights=handle_rights,
             cache_policy=self.cache_policy,
+            # The page-list bookkeeping: one node per 16 pages that hold memory (a model
+            # of VmPageListNode; zero until a page is committed, MetadataBytes).
+            metadata_bytes=-(-committed // (16 * PAGE)) * _PAGE_LIST_NODE_BYTES,
             populated_bytes=committed,
         )
 
