@@ -486,6 +486,9 @@ class Vmar(KernelObject):
         """
         if addr % PAGE:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        if options & zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED:
+            # The simulated MMU has no execute-only support: the flag means PERM_READ.
+            options = (options & ~zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED) | zx.ZX_VM_PERM_READ
         perms = options & _PERMS
         if perms & (zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE) and not perms & zx.ZX_VM_PERM_READ:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "WRITE or EXECUTE without READ")
