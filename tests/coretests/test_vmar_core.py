@@ -99,7 +99,7 @@ def test_allocate_oob_test(p: Process) -> None:
 def test_allocate_unsatisfiable_test(p: Process) -> None:
     r1, a1 = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 10 * P)
     assert status(p.zx.vmar_allocate, r1, CRW, 0, 11 * P) == zx.ZX_ERR_INVALID_ARGS
-    r2, a2 = p.zx.vmar_allocate(r1, CRW, 0, 10 * P)
+    _r2, a2 = p.zx.vmar_allocate(r1, CRW, 0, 10 * P)
     assert a2 == a1
     assert status(p.zx.vmar_allocate, r1, CRW, 0, P) == zx.ZX_ERR_NO_RESOURCES
 
