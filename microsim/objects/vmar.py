@@ -872,8 +872,7 @@ def sys_vmar_destroy(p: Process, vmar: int) -> None:
 
 def info_vmar(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmar_t:
     """ZX_INFO_VMAR: base and length."""
-    if buffer_size is not None and buffer_size < zx.zx_info_vmar_t.SIZE:
-        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+    zx.zx_info_vmar_t.check_buffer(buffer_size)  # BUFFER_TOO_SMALL, actual 0, avail 1
     v: Vmar = h.obj
     return zx.zx_info_vmar_t(base=v.base, len=v.size)
 
