@@ -92,6 +92,15 @@ class PageStore:
             return i not in child.pages and any(child._sees(c, i) for c in child.children)
         return True
 
+    def chain_offset(self) -> int:
+        """Pages between this store's index 0 and the root of its copy-on-write tree."""
+        total = 0
+        cur: PageStore | None = self
+        while cur is not None and cur.parent is not None:
+            total += cur.parent_offset
+            cur = cur.parent
+        return total
+
     def snapshot(self, first: int, count: int) -> PageStore:
         """A copy-on-write child store seeing pages [first, first+count) of this one.
 
@@ -523,6 +532,9 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown child options {options:#x}")
             if offset % PAGE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
+            if (self.store.chain_offset() * PAGE + self.base + offset + rounded) > (1 << 64) - 1:
+                # The offsets accumulated down the copy-on-write chain must fit in 64 bits.
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset overflows through the parent chain")
             if self.pin_count:
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
             self._check_cached()
@@ -587,6 +599,10 @@ class Vmo(MappableObject):
     def set_size(self, size: int) -> None:
         """Resize (the caller checked rights and resizability)."""
         rounded = round_size(size)
+        if self.store.parent is not None and (
+            self.store.chain_offset() * PAGE + self.base + rounded > (1 << 64) - 1
+        ):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size overflows with the offset in the parent chain")
         owner = self.size_owner
         old = owner._size
         if rounded < old:
