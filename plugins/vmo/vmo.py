@@ -65,7 +65,9 @@ class PageStore:
     """Sparse pages shared by a VMO and its reference/slice children; a node of the
     copy-on-write tree (see the module docstring) when `parent` is set or it is hidden."""
 
-    __slots__ = ("children", "kernel", "pages", "parent", "parent_limit", "parent_offset", "split", "users")
+    __slots__ = (
+        "children", "kernel", "markers", "pages", "parent", "parent_limit", "parent_offset", "split", "users",
+    )
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
@@ -80,6 +82,8 @@ class PageStore:
         # have split it off (bit 1: left, bit 2: right). Empty for a visible store.
         self.children: list[PageStore] = []
         self.split: dict[int, int] = {}
+        # Zero markers: indexes that read as zeros here without a page, hiding the parent's.
+        self.markers: set[int] = set()
 
     # ------------------------------------------------------------------ COW tree
     def _sees(self, child: PageStore, j: int) -> bool:
@@ -87,6 +91,8 @@ class PageStore:
         side = 1 if self.children[0] is child else 2
         i = j - child.parent_offset
         if not 0 <= i < child.parent_limit or self.split.get(j, 0) & side:
+            return False
+        if i in child.markers:
             return False
         if child.children:  # a hidden child sees it if one of its children does
             return i not in child.pages and any(child._sees(c, i) for c in child.children)
@@ -108,6 +114,7 @@ class PageStore:
         (left) and the new one (right)."""
         hidden = PageStore(self.kernel)
         hidden.pages, self.pages = self.pages, SortedDict()
+        hidden.markers, self.markers = self.markers, set()
         hidden.parent, hidden.parent_offset, hidden.parent_limit = self.parent, self.parent_offset, self.parent_limit
         if self.parent is not None:
             sibling = self.parent.children
@@ -120,7 +127,8 @@ class PageStore:
 
     def _find(self, i: int) -> tuple[list[tuple[PageStore, int]], bytearray | None]:
         """The path [(store, index)] from this store up to the store holding page i
-        (last element), and that page; (path, None) if no store in reach holds it."""
+        (last element), and that page; (path, None) if no store in reach holds it (a
+        zero marker on the way hides what is above it)."""
         path = [(self, i)]
         cur = self
         while True:
@@ -128,47 +136,80 @@ class PageStore:
             if page is not None:
                 return path, page
             parent = cur.parent
-            if parent is None or i >= cur.parent_limit:
+            if parent is None or i >= cur.parent_limit or i in cur.markers:
                 return path, None
             i += cur.parent_offset
             cur = parent
             path.append((cur, i))
+
+    @staticmethod
+    def _migrate_cost(path: list[tuple[PageStore, int]], stop: int) -> int:
+        """Pages copied when the page at the top of `path` moves down to level `stop`."""
+        cost = 0
+        for level in range(len(path) - 1, stop, -1):
+            node, j = path[level]
+            below = path[level - 1][0]
+            other = node.children[1] if node.children[0] is below else node.children[0]
+            cost += node._sees(other, j)
+        return cost
+
+    @staticmethod
+    def _migrate(path: list[tuple[PageStore, int]], stop: int) -> None:
+        """Move the page at the top of `path` down to level `stop`: at each hidden level it
+        is copied if the other side still sees it (that side's split bit is set) or moved."""
+        for level in range(len(path) - 1, stop, -1):
+            node, j = path[level]
+            below, bi = path[level - 1]
+            side = 1 if node.children[0] is below else 2
+            other = node.children[1] if side == 1 else node.children[0]
+            if node._sees(other, j):
+                below.pages[bi] = bytearray(node.pages[j])
+                node.split[j] = node.split.get(j, 0) | side
+            else:
+                below.pages[bi] = node.pages.pop(j)
+                node.split.pop(j, None)
 
     def _fork_cost(self, i: int) -> int:
         """Pages a fork of page i into this store would newly charge."""
         if i in self.pages:
             return 0
         path, page = self._find(i)
-        if page is None:
-            return 1
-        cost = 0
-        for level in range(len(path) - 1, 0, -1):
-            node, j = path[level]
-            below = path[level - 1][0]
-            other = node.children[1] if node.children[0] is below else node.children[0]
-            if node._sees(other, j):
-                cost += 1
-        return cost
+        return 1 if page is None else self._migrate_cost(path, 0)
 
     def _fork(self, i: int) -> None:
         """Give this store its own page i (copied or moved down from an ancestor, or a
         new zero page); the caller charged `_fork_cost(i)` pages."""
         path, page = self._find(i)
+        self.markers.discard(i)
         if page is None:
             self.pages[i] = bytearray(PAGE)
-            return
-        for level in range(len(path) - 1, 0, -1):
-            node, j = path[level]
-            below, bi = path[level - 1]
-            side = 1 if node.children[0] is below else 2
-            other = node.children[1] if side == 1 else node.children[0]
-            held = node.pages[j]
-            if node._sees(other, j):
-                below.pages[bi] = bytearray(held)
-                node.split[j] = node.split.get(j, 0) | side
-            else:
-                below.pages[bi] = node.pages.pop(j)
-                node.split.pop(j, None)
+        else:
+            self._migrate(path, 0)
+
+    def _mark_cost(self, i: int) -> int:
+        path, page = self._find(i)
+        return 0 if page is None or len(path) < 2 else self._migrate_cost(path, 1)
+
+    def _mark(self, i: int) -> None:
+        """Make page i read as zeros without a page of its own (Zircon's zero marker): the
+        inherited page is forked down to the parent, split off on this side, and freed
+        if the other side does not see it either. The caller charged `_mark_cost(i)`."""
+        own = self.pages.pop(i, None)
+        if own is not None:
+            self.kernel.mem.uncharge_pages(1)
+        path, page = self._find(i)
+        if page is None or len(path) < 2:
+            return  # nothing inherited to hide
+        self._migrate(path, 1)
+        node, j = path[1]
+        side = 1 if node.children[0] is self else 2
+        other = node.children[1] if side == 1 else node.children[0]
+        node.split[j] = node.split.get(j, 0) | side
+        self.markers.add(i)
+        if not node._sees(other, j):
+            del node.pages[j]
+            node.split.pop(j, None)
+            self.kernel.mem.uncharge_pages(1)
 
     def _visible(self, first: int, last: int) -> dict[int, bytearray]:
         """The pages this store shows in [first, last] (own or inherited), by index."""
@@ -184,6 +225,9 @@ class PageStore:
             cur = cur.parent
         out: dict[int, bytearray] = {}
         for store, a, b, sh in reversed(levels):
+            for j in store.markers:
+                if a <= j <= b:
+                    out.pop(j - sh, None)
             for j in store.pages.irange(a, b):
                 out[j - sh] = store.pages[j]
         return out
@@ -221,7 +265,7 @@ class PageStore:
         freed = 0
         for j in list(hidden.pages):
             i = j - other.parent_offset
-            if hidden._sees(other, j) and i not in other.pages:
+            if hidden._sees(other, j) and i not in other.pages and i not in other.markers:
                 other.pages[i] = hidden.pages.pop(j)
             else:
                 del hidden.pages[j]
@@ -267,6 +311,8 @@ class PageStore:
         keys = list(self.pages.irange(first, last))
         for i in keys:
             del self.pages[i]
+        if self.markers:
+            self.markers = {i for i in self.markers if not first <= i <= last}
         if keys:
             self.kernel.mem.uncharge_pages(len(keys))
         return len(keys)
@@ -324,14 +370,28 @@ class PageStore:
         first_full = (offset + PAGE - 1) // PAGE
         last_full = end // PAGE - 1
         if self.parent is not None and length > 0:
-            # Copy-on-write: pages seen through an ancestor are shadowed by zero pages of
-            # this store's own; partial pages are forked, then cleared.
-            shown = [i for i in self._visible(offset // PAGE, (end - 1) // PAGE) if i not in self.pages]
-            if shown:
-                self.ensure_pages(shown)
-            for i in list(self.pages.irange(offset // PAGE, (end - 1) // PAGE)):
-                lo, hi = max(offset, i * PAGE), min(end, (i + 1) * PAGE)
-                self.pages[i][lo - i * PAGE : hi - i * PAGE] = bytes(hi - lo)
+            # Copy-on-write: whole pages become zero markers (no memory; what the parent
+            # shows is hidden); partial pages are forked, then cleared.
+            if first_full <= last_full:
+                full = sorted(self._visible(first_full, last_full))  # own and inherited pages
+                cost = sum(self._mark_cost(i) for i in full)
+                if cost:
+                    self.kernel.mem.charge_pages(cost)
+                for i in full:
+                    if keep and i in self.pages:
+                        self.pages[i][:] = _ZERO_PAGE
+                    else:
+                        self._mark(i)
+            partial = [i for i in {offset // PAGE, (end - 1) // PAGE} if not first_full <= i <= last_full]
+            shown = self._visible(min(partial), max(partial)) if partial else {}
+            todo = [i for i in partial if i in shown and i not in self.pages]
+            if todo:
+                self.ensure_pages(todo)
+            for i in partial:
+                page = self.pages.get(i)
+                if page is not None:
+                    lo, hi = max(offset, i * PAGE), min(end, (i + 1) * PAGE)
+                    page[lo - i * PAGE : hi - i * PAGE] = bytes(hi - lo)
             return
         if first_full <= last_full:
             if keep:

@@ -628,3 +628,163 @@ def test_drop_parent_committed_bytes(p: Process) -> None:
         check(p, c, 2)
         check(p, c, 4, P)
         assert committed(p, c) == 2 * P
+
+
+# ------------------------------------------------------------------- vmo-zero.cc (VmoZeroTestCase)
+ZERO = zx.ZX_VMO_OP_ZERO
+
+
+def test_zero_unaligned_sub_page(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    p.zx.vmo_write(v, b"\xff" * P, 0)
+    p.zx.vmo_op_range(v, ZERO, 42, 91)
+    data = p.zx.vmo_read(v, 0, P)
+    assert data == b"\xff" * 42 + bytes(91) + b"\xff" * (P - 42 - 91)
+
+
+def test_zero_unaligned_committed(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P, 0)
+    p.zx.vmo_write(v, b"\xff" * 2 * P, 0)
+    p.zx.vmo_op_range(v, ZERO, P // 2, P)
+    assert p.zx.vmo_read(v, 0, 2 * P) == b"\xff" * (P // 2) + bytes(P) + b"\xff" * (P // 2)
+
+
+def test_zero_unaligned_un_committed(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P, 0)
+    assert committed(p, v) == 0
+    p.zx.vmo_op_range(v, ZERO, P // 2, P)
+    assert committed(p, v) == 0
+
+
+def test_zero_decommit_middle(p: Process) -> None:
+    v = p.zx.vmo_create(3 * P, 0)
+    p.zx.vmo_write(v, b"\xff" * 3 * P, 0)
+    assert committed(p, v) == 3 * P
+    p.zx.vmo_op_range(v, ZERO, P // 2, 2 * P)
+    assert committed(p, v) == 2 * P
+
+
+def test_zero_content_in_parent_and_child(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, 2 * P)
+    write(p, child, 2, 0)
+    p.zx.vmo_op_range(child, ZERO, 0, P)
+    check(p, child, 0, 0)
+
+
+def test_zero_empty_cow_children(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, 2 * P)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    check(p, child, 1, 0)
+    p.zx.vmo_op_range(child, ZERO, 0, P)
+    check(p, child, 0, 0)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    p.zx.vmo_op_range(parent, ZERO, 0, P)
+    check(p, parent, 0, 0)
+    assert committed(p, parent) == 0 and committed(p, child) == 0
+
+
+def test_zero_merge_zero_children(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, P)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    p.zx.vmo_op_range(parent, ZERO, 0, P)
+    assert committed(p, parent) == 0 and committed(p, child) == P
+    p.zx.handle_close(child)
+    assert committed(p, parent) == 0
+
+
+def test_zero_allocate_after_merge(p: Process) -> None:
+    parent = tagged(p, 2)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, 2 * P)
+    check(p, child, 1, 0)
+    check(p, child, 2, P)
+    assert committed(p, parent) + committed(p, child) == 2 * P
+    p.zx.vmo_op_range(child, ZERO, 0, P)
+    assert committed(p, parent) + committed(p, child) == 2 * P
+    p.zx.handle_close(parent)
+    assert committed(p, child) == P
+    check(p, child, 0, 0)
+    check(p, child, 2, P)
+
+
+def test_zero_allocate_after_merge_hidden_child(p: Process) -> None:
+    parent = tagged(p, 3)
+    c1 = p.zx.vmo_create_child(parent, SNAP, 0, 3 * P)
+    assert committed(p, parent) + committed(p, c1) == 3 * P
+    p.zx.vmo_op_range(parent, ZERO, 0, P)
+    assert committed(p, parent) + committed(p, c1) == 3 * P
+    c2 = p.zx.vmo_create_child(parent, SNAP, 0, 3 * P)
+    p.zx.vmo_op_range(c1, ZERO, P, P)
+    total = committed(p, parent) + committed(p, c1) + committed(p, c2)
+    assert total == 3 * P
+    check(p, c2, 0, 0)
+    check(p, c2, 2, P)
+    check(p, c2, 3, 2 * P)
+    check(p, c1, 1, 0)
+    check(p, c1, 0, P)
+    check(p, c1, 3, 2 * P)
+    p.zx.handle_close(c1)
+    for v in (parent, c2):
+        check(p, v, 0, 0)
+        check(p, v, 2, P)
+        check(p, v, 3, 2 * P)
+    assert committed(p, parent) == 2 * P and committed(p, c2) == 0
+    write(p, parent, 1, 64)
+    check(p, parent, 0, 0)
+    assert committed(p, parent) + committed(p, c2) == 3 * P
+    write(p, c2, 5, P + 64)
+    check(p, c2, 2, P)
+    check(p, parent, 0, P + 64)
+    check(p, parent, 2, P)
+    assert committed(p, parent) + committed(p, c2) == 4 * P
+
+
+def test_zero_write_cow_parent(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, 2 * P)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    check(p, parent, 1, 0)
+    write(p, parent, 2, 0)
+    assert committed(p, parent) == P and committed(p, child) == P
+    check(p, child, 1, 0)
+    p.zx.vmo_op_range(child, ZERO, 0, P)
+    check(p, child, 0, 0)
+    check(p, parent, 2, 0)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    p.zx.handle_close(parent)
+    check(p, child, 0, 0)
+    assert committed(p, child) == 0
+
+
+def test_zero_child_zero_then_write(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    child = p.zx.vmo_create_child(parent, SNAP, 0, 2 * P)
+    p.zx.vmo_op_range(child, ZERO, 0, P)
+    assert committed(p, parent) == P and committed(p, child) == 0
+    write(p, child, 1, 0)
+    assert committed(p, parent) == P and committed(p, child) == P
+    p.zx.handle_close(parent)
+    assert committed(p, child) == P
+
+
+def test_zero_nested(p: Process) -> None:
+    parent = p.zx.vmo_create(2 * P, 0)
+    write(p, parent, 1, 0)
+    c1 = p.zx.vmo_create_child(parent, SNAP, 0, P)
+    c2 = p.zx.vmo_create_child(parent, SNAP, 0, P)
+    assert (committed(p, parent), committed(p, c1), committed(p, c2)) == (P, 0, 0)
+    p.zx.vmo_op_range(parent, ZERO, 0, P)
+    assert (committed(p, parent), committed(p, c1), committed(p, c2)) == (0, P, P)
+
+
+def test_zero_lengths(p: Process) -> None:
+    v = p.zx.vmo_create(P, 0)
+    for off in (0, 10, P):
+        p.zx.vmo_op_range(v, ZERO, off, 0)
