@@ -788,3 +788,30 @@ def test_zero_lengths(p: Process) -> None:
     v = p.zx.vmo_create(P, 0)
     for off in (0, 10, P):
         p.zx.vmo_op_range(v, ZERO, off, 0)
+
+
+def test_zero_frees_and_allocates(p: Process) -> None:
+    """VmoZeroTestcase.ZeroFreesAndAllocates."""
+    parent = p.zx.vmo_create(3 * P, 0)
+    write(p, parent, 1, P)
+    inter = p.zx.vmo_create_child(parent, SNAP, 0, 3 * P)
+    child = p.zx.vmo_create_child(inter, SNAP, 0, 3 * P)
+    write(p, child, 1, 0)
+    p.zx.vmo_op_range(child, ZERO, 0, 2 * P)
+    check(p, child, 0, 0)
+    check(p, child, 0, P)
+    check(p, inter, 1, P)
+    check(p, parent, 1, P)
+
+
+def test_zero_resize_over_hidden_markers(p: Process) -> None:
+    v = p.zx.vmo_create(4 * P, zx.ZX_VMO_RESIZABLE)
+    write(p, v, 1, 2 * P)
+    p.zx.vmo_create_child(v, SNAP, 0, 4 * P)
+    p.zx.vmo_op_range(v, ZERO, 2 * P, P)
+    sibling = p.zx.vmo_create_child(v, SNAP, 2 * P, P)
+    check(p, sibling, 0, 0)
+    p.zx.vmo_set_size(v, P)
+    check(p, sibling, 0, 0)
+    write(p, sibling, 1, 0)
+    check(p, sibling, 1, 0)
