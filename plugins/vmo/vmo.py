@@ -865,13 +865,29 @@ class Vmo(MappableObject):
         if n == 0:
             return
         src_first = (src.base + src_offset) // PAGE
-        moved = [(i - src_first, src.store.pages.pop(i))
-                 for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
+        if src.store.parent is not None:
+            # A copy-on-write source: take what it shows (its own or inherited pages, as
+            # copies), then hide the range behind zero markers.
+            shown = src.store._visible(src_first, src_first + n - 1)
+            moved = [(i - src_first, bytearray(pg)) for i, pg in sorted(shown.items())]
+            if moved:
+                self.kernel.mem.charge_pages(len(moved))
+            src.store.zero(src.base + src_offset, length)
+        else:
+            moved = [(i - src_first, src.store.pages.pop(i))
+                     for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
         first = (self.base + offset) // PAGE
-        self.store.drop(first, first + n - 1)
+        if self.store.parent is not None:
+            self.store.zero(self.base + offset, length)  # hide inherited pages first
+        else:
+            self.store.drop(first, first + n - 1)
         pages = self.store.pages
         for rel, page in moved:
+            self.store.markers.discard(first + rel)
+            old_page = pages.get(first + rel)
             pages[first + rel] = page
+            if old_page is not None:
+                self.kernel.mem.uncharge_pages(1)
 
     def pin(self) -> None:
         """Pin the VMO's pages (they cannot be decommitted or truncated)."""
