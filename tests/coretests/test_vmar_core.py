@@ -754,3 +754,16 @@ def test_protect_read_if_xom_unsupported(p: Process) -> None:
     a = p.zx.vmar_map(p.root_vmar_handle, R, 0, v, 0, P)
     p.zx.vmar_protect(p.root_vmar_handle, zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED, a, P)
     assert p.read_memory(a, 1) == b"\0"
+
+
+def test_address_space_limits_test(p: Process) -> None:
+    """MemoryMappingTest.AddressSpaceLimitsTest (x86-64: 48-bit addresses)."""
+    v = p.zx.vmo_create(P, 0)
+    noncanon = 1 << 47
+    info = p.zx.object_get_info(p.root_vmar_handle, zx.ZX_INFO_VMAR)
+    off = noncanon - P - info.base
+    assert status(p.zx.vmar_map, p.root_vmar_handle, RW | SPEC, off, v, 0, P) == zx.ZX_ERR_INVALID_ARGS
+    off = noncanon - 2 * P - info.base
+    a = p.zx.vmar_map(p.root_vmar_handle, RW | SPEC, off, v, 0, P)
+    assert status(p.zx.vmar_map, p.root_vmar_handle, RW | SPEC, off, v, 0, P) == zx.ZX_ERR_ALREADY_EXISTS
+    p.zx.vmar_unmap(p.root_vmar_handle, a, P)
