@@ -169,8 +169,10 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
         return None
     if op not in _OP_RIGHTS:
         raise ZxError(_INVALID, f"unknown op {op}")
-    if op == zx.ZX_VMO_OP_CACHE_INVALIDATE:
-        # VmObjectDispatcher::RangeOp: refused before the rights check without debugging syscalls.
+    if op == zx.ZX_VMO_OP_CACHE_INVALIDATE and not getattr(p.kernel, "debugging_syscalls", False):
+        # VmObjectDispatcher::RangeOp: refused before the rights check unless the kernel runs
+        # with kernel.enable-debugging-syscalls (`Kernel.debugging_syscalls`, as the
+        # core-tests do).
         raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
     need = _OP_RIGHTS[op]
     if h.rights & need != need:

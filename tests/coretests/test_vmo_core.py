@@ -440,6 +440,21 @@ def test_cache_op(p: Process, op: int) -> None:
         assert status(p.zx.vmo_op_range, v, op, off, n) == zx.ZX_ERR_OUT_OF_RANGE
 
 
+def test_cache_op_invalidate_with_debugging_syscalls(p: Process) -> None:
+    """CacheOp's CACHE_INVALIDATE half: the core-tests run with debugging syscalls on."""
+    p.kernel.debugging_syscalls = True  # type: ignore[attr-defined]
+    op = zx.ZX_VMO_OP_CACHE_INVALIDATE
+    size = 0x8000
+    v = p.zx.vmo_create(size, 0)
+    for off, n in ((0, 1), (1, 1), (0, size), (1, size - 1), (0x5200, 0x1200)):
+        p.zx.vmo_op_range(v, op, off, n)
+    assert status(p.zx.vmo_op_range, v, op, 0, 0) == zx.ZX_ERR_INVALID_ARGS
+    for off, n in ((1, size), (size, 1), (2**64 - 1, 1)):
+        assert status(p.zx.vmo_op_range, v, op, off, n) == zx.ZX_ERR_OUT_OF_RANGE
+    ro = p.zx.handle_duplicate(v, zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_op_range, ro, op, 0, 1) == zx.ZX_ERR_ACCESS_DENIED
+
+
 def test_cache_op_large_vmo(p: Process) -> None:
     size = U64 - P * 64 + 1
     v = p.zx.vmo_create(size, 0)
