@@ -766,8 +766,8 @@ class Vmo(MappableObject):
         (reached through references and slices) that has no copy-on-write child
         anywhere under it (a snapshot child gives it a hidden COW parent in Zircon)."""
         root = self._cow_root()
-        if root.kind != "root":
-            return False
+        if root.kind != "root" or root.store.parent is not None:
+            return False  # a snapshot, or memory still sharing pages with a hidden parent
         stack = [root]
         while stack:
             v = stack.pop()

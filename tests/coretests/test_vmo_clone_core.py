@@ -815,3 +815,18 @@ def test_zero_resize_over_hidden_markers(p: Process) -> None:
     check(p, sibling, 0, 0)
     write(p, sibling, 1, 0)
     check(p, sibling, 1, 0)
+
+
+def test_decommit_refused_while_pages_are_shared(p: Process) -> None:
+    """A VMO whose snapshot child was itself snapshotted still shares a hidden parent after
+    the child goes: DECOMMIT stays NOT_SUPPORTED (it would uncover the shared pages)."""
+    v = tagged(p, 2)
+    c = p.zx.vmo_create_child(v, SNAP, 0, 2 * P)
+    g = p.zx.vmo_create_child(c, SNAP, 0, 2 * P)
+    p.zx.handle_close(c)
+    assert status(p.zx.vmo_op_range, v, zx.ZX_VMO_OP_DECOMMIT, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
+    check(p, v, 1)
+    p.zx.handle_close(g)
+    p.zx.vmo_op_range(v, zx.ZX_VMO_OP_DECOMMIT, 0, P)
+    check(p, v, 0)
+    check(p, v, 2, P)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microsim import Kernel, zx
+from microsim import Kernel, ZxError, zx
 
 P = zx.ZX_PAGE_SIZE
 PAGES = 4
 
 ops = st.lists(
     st.tuples(
-        st.sampled_from(["snap", "write", "zero", "resize", "close", "commit", "transfer"]),
+        st.sampled_from(["snap", "write", "zero", "resize", "close", "commit", "transfer", "decommit"]),
         st.integers(0, 7), st.integers(0, PAGES), st.integers(0, PAGES), st.integers(1, 255),
     ),
     min_size=1, max_size=30,
@@ -45,6 +45,14 @@ def test_snapshot_tree_reads_like_eager_copies(seq: list[tuple[str, int, int, in
                 n = min(b * P, size - off)
                 p.zx.vmo_op_range(h, zx.ZX_VMO_OP_ZERO, off, n)
                 model[off:off + n] = bytes(n)
+            elif op == "decommit" and size:
+                off = min(a, size // P) * P
+                try:
+                    p.zx.vmo_op_range(h, zx.ZX_VMO_OP_DECOMMIT, off, size - off)
+                except ZxError as e:
+                    assert e.status == zx.ZX_ERR_NOT_SUPPORTED
+                else:
+                    model[off:] = bytes(size - off)
             elif op == "commit" and size:
                 off = min(a, size // P) * P
                 p.zx.vmo_op_range(h, zx.ZX_VMO_OP_COMMIT, off, size - off)
