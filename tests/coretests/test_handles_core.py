@@ -158,3 +158,77 @@ def test_info_vmar_wrong_handle_type_fails(p: Process) -> None:
     """InfoVmarProcessHandleIsBadHandle (and the job/thread ones: any non-VMAR handle)."""
     assert status(p.zx.object_get_info, p.self_handle, zx.ZX_INFO_VMAR) == zx.ZX_ERR_WRONG_TYPE
     assert status(p.zx.object_get_info, p.zx.vmo_create(P, 0), zx.ZX_INFO_VMAR) == zx.ZX_ERR_WRONG_TYPE
+
+
+# ---------------------------------------------------------------------------- HandleInfoTest
+def test_dup_and_info_rights(p: Process) -> None:
+    orig = p.zx.event_create(0)
+    dup = p.zx.handle_duplicate(orig, zx.ZX_RIGHT_SAME_RIGHTS)
+    p.zx.object_get_info(orig, zx.ZX_INFO_HANDLE_VALID)
+    p.zx.handle_close(orig)
+    assert status(p.zx.object_get_info, orig, zx.ZX_INFO_HANDLE_VALID) == zx.ZX_ERR_BAD_HANDLE
+    assert status(p.zx.object_get_info, dup, zx.ZX_INFO_HANDLE_BASIC, 4) == zx.ZX_ERR_BUFFER_TOO_SMALL
+    info = p.zx.object_get_info(dup, zx.ZX_INFO_HANDLE_BASIC)
+    assert info.koid > 0 and info.type == zx.ZX_OBJ_TYPE_EVENT
+    assert info.rights == zx.ZX_RIGHTS_BASIC | zx.ZX_RIGHT_SIGNAL
+    assert info.related_koid == 0
+
+
+def test_related_koid(p: Process) -> None:
+    """The socket half of HandleInfoTest.RelatedKoid (job/thread handles are #12's)."""
+    a, b = p.zx.socket_create(0)
+    ia = p.zx.object_get_info(a, zx.ZX_INFO_HANDLE_BASIC)
+    ib = p.zx.object_get_info(b, zx.ZX_INFO_HANDLE_BASIC)
+    assert ia.type == ib.type == zx.ZX_OBJ_TYPE_SOCKET
+    assert ia.related_koid == ib.koid and ib.related_koid == ia.koid
+    ip = p.zx.object_get_info(p.self_handle, zx.ZX_INFO_HANDLE_BASIC)
+    assert ip.type == zx.ZX_OBJ_TYPE_PROCESS
+
+
+def test_duplicate_rights(p: Process) -> None:
+    orig = p.zx.event_create(0)
+    ro1 = p.zx.handle_duplicate(orig, zx.ZX_RIGHT_WAIT)
+    ro2 = p.zx.handle_duplicate(orig, zx.ZX_RIGHT_WAIT)
+    assert p.zx.object_get_info(ro1, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_RIGHT_WAIT
+    assert status(p.zx.handle_duplicate, ro1, zx.ZX_RIGHT_SAME_RIGHTS) == zx.ZX_ERR_ACCESS_DENIED
+    assert status(p.zx.handle_duplicate, orig, zx.ZX_RIGHT_EXECUTE | zx.ZX_RIGHT_WAIT) == zx.ZX_ERR_INVALID_ARGS
+    assert valid(p, orig) and valid(p, ro1) and valid(p, ro2)
+
+
+def test_replace_rights(p: Process) -> None:
+    e1 = p.zx.event_create(0)
+    e2 = p.zx.handle_replace(e1, zx.ZX_RIGHT_WAIT)
+    assert p.zx.object_get_info(e2, zx.ZX_INFO_HANDLE_BASIC).rights == zx.ZX_RIGHT_WAIT
+    assert not valid(p, e1)
+    assert status(p.zx.handle_replace, e2, zx.ZX_RIGHT_SIGNAL | zx.ZX_RIGHT_WAIT) == zx.ZX_ERR_INVALID_ARGS
+    assert not valid(p, e2)
+
+
+# --------------------------------------------------------------------------- HandleCloseTest
+def _peer_closed(p: Process, h: int) -> bool:
+    return bool(p.zx.object_wait_one(h, zx.ZX_EVENTPAIR_PEER_CLOSED, 0) & zx.ZX_EVENTPAIR_PEER_CLOSED)
+
+
+def test_many(p: Process) -> None:
+    pairs = [p.zx.eventpair_create(0) for _ in range(4)]
+    p.zx.handle_close_many([a for a, _ in pairs])
+    assert all(_peer_closed(p, b) for _, b in pairs)
+
+
+def test_many_invalid_handles_should_not_fail(p: Process) -> None:
+    pairs = [p.zx.eventpair_create(0) for _ in range(4)]
+    p.zx.handle_close_many([a for a, _ in pairs] + [zx.ZX_HANDLE_INVALID] * 2)
+    assert all(_peer_closed(p, b) for _, b in pairs)
+
+
+def test_many_duplicate_test(p: Process) -> None:
+    pairs = [p.zx.eventpair_create(0) for _ in range(4)]
+    hs = [a for a, _ in pairs]
+    assert status(p.zx.handle_close_many, [hs[0], hs[1], *hs]) == zx.ZX_ERR_BAD_HANDLE
+    assert all(_peer_closed(p, b) for _, b in pairs)
+
+
+def test_regression_test_479281267(p: Process) -> None:
+    pairs = [p.zx.eventpair_create(0) for _ in range(64)]
+    assert status(p.zx.handle_close_many, [0xBADC0FFE] + [a for a, _ in pairs]) == zx.ZX_ERR_BAD_HANDLE
+    assert all(_peer_closed(p, b) for _, b in pairs)
