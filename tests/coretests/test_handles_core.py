@@ -1,7 +1,7 @@
 """Ports of Zircon's core-tests for handles, properties and object info on VM objects:
-handle-dup/handle-dup.cc (HandleDup.*), handle-transfer/handle-transfer.cc
-(HandleTransferTest.OverChannelThenRead), property/property.cc (Property.*) and
-object-info/vmar-object-info-test.cc (VmarGetInfoTest.*).
+handle-dup/handle-dup.cc (HandleDup.*), handle-info (HandleInfoTest.*), handle-close
+(HandleCloseTest.*), handle-transfer/handle-transfer.cc (HandleTransferTest.OverChannelThenRead),
+property/property.cc (Property.*) and object-info/vmar-object-info-test.cc (VmarGetInfoTest.*).
 
 Not ported: HandleTransferTest.CancelsWait and Property.ThreadName / JobName (need thread and
 job handles), the bad user-pointer cases of the object-info helpers (InvalidBufferPointer,
