@@ -612,3 +612,60 @@ def test_cache_policy_race(p: Process) -> None:
     for i in range(0, 10, 2):
         p.write_memory(a, i.to_bytes(8, "little"))
         assert p.read_memory(b, 8) == i.to_bytes(8, "little")
+
+
+def test_no_write_resizable_snapshot_modified(p: Process) -> None:
+    """NoWriteResizable's SNAPSHOT_MODIFIED cases (newer vmo.cc)."""
+    for opts in (0, zx.ZX_VMO_RESIZABLE):
+        v = p.zx.vmo_create(P, opts)
+        kind = zx.ZX_VMO_CHILD_SNAPSHOT_MODIFIED | zx.ZX_VMO_CHILD_NO_WRITE | zx.ZX_VMO_CHILD_RESIZABLE
+        assert status(p.zx.vmo_create_child, v, kind, 0, P) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_vmo_unbounded(p: Process) -> None:
+    assert status(p.zx.vmo_create, 0, zx.ZX_VMO_UNBOUNDED | zx.ZX_VMO_RESIZABLE) == zx.ZX_ERR_INVALID_ARGS
+    v = p.zx.vmo_create(42, zx.ZX_VMO_UNBOUNDED)
+    assert p.zx.vmo_get_stream_size(v) == 42
+    size = p.zx.vmo_get_size(v)
+    assert status(p.zx.vmo_set_size, v, P) == zx.ZX_ERR_UNAVAILABLE
+    n = 4 * P
+    p.zx.vmo_read(v, size - n, n)
+    assert status(p.zx.vmo_read, v, size, n) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_write(v, bytes(n), size - n)
+    assert status(p.zx.vmo_write, v, bytes(n), size) == zx.ZX_ERR_OUT_OF_RANGE
+    assert p.zx.vmo_read(v, size - n, n) == bytes(n)
+    clone = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, size)
+    assert rights(p, clone) & zx.ZX_RIGHT_RESIZE == 0
+    assert p.zx.vmo_read(clone, size - n, n) == bytes(n)
+    assert status(p.zx.vmo_set_size, clone, P) == zx.ZX_ERR_UNAVAILABLE
+    assert rights(p, v) & zx.ZX_RIGHT_RESIZE == 0
+    assert status(p.zx.vmo_set_size, v, n + P) == zx.ZX_ERR_UNAVAILABLE
+    clone = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 0, n)
+    assert rights(p, clone) & zx.ZX_RIGHT_RESIZE == 0
+    assert status(p.zx.vmo_set_size, clone, P) == zx.ZX_ERR_UNAVAILABLE
+
+
+def test_protect_to_write(p: Process) -> None:
+    """The paged-VMO half of ProtectToWrite."""
+    n = 2 * P
+    v = p.zx.vmo_create(n, 0)
+    a = p.zx.vmar_map(p.root_vmar_handle, RW, 0, v, 0, n)
+    p.write_memory(a, (0xDEAD1EAF).to_bytes(8, "little"))
+    p.zx.vmar_protect(p.root_vmar_handle, R, a, n)
+    assert p.read_memory(a, 8) == (0xDEAD1EAF).to_bytes(8, "little")
+    p.zx.vmar_protect(p.root_vmar_handle, RW, a, n)
+    p.write_memory(a, (0xC0FFEE).to_bytes(8, "little"))
+    p.write_memory(a + P, (0xC0FFEE).to_bytes(8, "little"))
+    assert p.read_memory(a, 8) == p.read_memory(a + P, 8) == (0xC0FFEE).to_bytes(8, "little")
+
+
+def test_prefetch(p: Process) -> None:
+    size = 2 * P
+    v = p.zx.vmo_create(size, 0)
+    op = zx.ZX_VMO_OP_PREFETCH
+    for off, n in ((0, P), (0, 0), (4, 2), (P - 1, 2)):
+        p.zx.vmo_op_range(v, op, off, n)
+    assert status(p.zx.vmo_op_range, v, op, 0, size + P) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmo_op_range, v, op, size + P, 0) == zx.ZX_ERR_OUT_OF_RANGE
+    dup = p.zx.handle_duplicate(v, rights(p, v) & ~zx.ZX_RIGHT_READ)
+    assert status(p.zx.vmo_op_range, dup, op, 0, P) == zx.ZX_ERR_ACCESS_DENIED
