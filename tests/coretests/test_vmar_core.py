@@ -767,3 +767,143 @@ def test_address_space_limits_test(p: Process) -> None:
     a = p.zx.vmar_map(p.root_vmar_handle, RW | SPEC, off, v, 0, P)
     assert status(p.zx.vmar_map, p.root_vmar_handle, RW | SPEC, off, v, 0, P) == zx.ZX_ERR_ALREADY_EXISTS
     p.zx.vmar_unmap(p.root_vmar_handle, a, P)
+
+
+# ----------------------------------------------------------------- newer vmar.cc cases
+def test_map_range_resizable(p: Process) -> None:
+    root = p.root_vmar_handle
+    v = p.zx.vmo_create(P, zx.ZX_VMO_RESIZABLE)
+    a = p.zx.vmar_map(root, zx.ZX_VM_MAP_RANGE, 0, v, 0, P)
+    p.zx.vmar_unmap(root, a, P)
+    a = p.zx.vmar_map(root, zx.ZX_VM_MAP_RANGE | R, 0, v, 0, 2 * P)
+    with pytest.raises(MemoryFault) as e:
+        p.read_memory(a + P, 1)
+    assert e.value.status == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmar_unmap(root, a, 2 * P)
+    a = p.zx.vmar_map(root, zx.ZX_VM_MAP_RANGE, 0, v, 2 * P, 2 * P)
+    p.zx.vmar_unmap(root, a, 2 * P)
+    p.zx.vmo_set_size(v, 2 * P)
+    a = p.zx.vmar_map(root, zx.ZX_VM_MAP_RANGE | R, 0, v, 0, 2 * P)
+    p.zx.vmo_set_size(v, P)
+    p.read_memory(a, 1)
+    with pytest.raises(MemoryFault) as e:
+        p.read_memory(a + P, 1)
+    assert e.value.status == zx.ZX_ERR_OUT_OF_RANGE
+
+
+def test_prefetch(p: Process) -> None:
+    v = p.zx.vmo_create(2 * P, 0)
+    vmar, base = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 4 * P)
+    a = p.zx.vmar_map(vmar, RW | SPEC, P, v, 0, 2 * P)
+    assert a == base + P
+    op = zx.ZX_VMAR_OP_PREFETCH
+    p.zx.vmar_op_range(vmar, op, a, P)
+    p.zx.vmar_op_range(vmar, op, a, 2 * P)
+    assert status(p.zx.vmar_op_range, vmar, op, a, 0) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmar_op_range, vmar, op, a + P - 1, 2) == zx.ZX_ERR_INVALID_ARGS
+    assert status(p.zx.vmar_op_range, vmar, op, a + 2 * P, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmar_op_range, vmar, op, a + 2 * P, P) == zx.ZX_ERR_BAD_STATE
+    assert status(p.zx.vmar_op_range, p.root_vmar_handle, op, a, P) == zx.ZX_ERR_INVALID_ARGS
+    p.zx.vmar_protect(vmar, 0, a, 2 * P)
+    p.zx.vmar_op_range(vmar, op, a, 2 * P)
+    p.zx.vmar_destroy(vmar)
+
+
+FBSS = zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE | zx.ZX_VM_ALLOW_FAULTS
+
+
+def _fault_status(p: Process, fn, *args) -> int:  # type: ignore[no-untyped-def]
+    with pytest.raises(MemoryFault) as e:
+        fn(*args)
+    return e.value.status
+
+
+def test_fault_beyond_reduced_stream_size(p: Process) -> None:
+    vmar, _ = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 6 * P)
+    v = p.zx.vmo_create(5 * P, zx.ZX_VMO_UNBOUNDED)
+    a = p.zx.vmar_map(vmar, RW | SPEC | FBSS, 0, v, 0, 6 * P)
+    dead = (0xDEADBEEF).to_bytes(8, "little")
+    for i in range(5):
+        p.write_memory(a + i * P, dead)
+    assert _fault_status(p, p.write_memory, a + 5 * P, b"x") == zx.ZX_ERR_OUT_OF_RANGE
+    assert p.zx.vmo_read(v, 0, 8) == dead and p.zx.vmo_read(v, 4 * P, 8) == dead
+    p.read_memory(a + 4 * P, 1)
+    p.zx.vmo_set_stream_size(v, 4 * P)
+    assert _fault_status(p, p.read_memory, a + 4 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    p.write_memory(a + 4 * P - 8, dead)
+    p.zx.vmo_set_stream_size(v, 3 * P + P // 2)
+    p.read_memory(a + 3 * P, 1)
+    assert p.zx.vmo_read(v, 3 * P + P // 2, 8) == bytes(8)
+    assert p.zx.vmo_read(v, 3 * P, 8) == dead
+    assert p.zx.vmo_read(v, 4 * P - 8, 8) == bytes(8)
+    p.zx.object_set_property(v, zx.ZX_PROP_VMO_CONTENT_SIZE, 2 * P)
+    for i in (3, 2):
+        assert _fault_status(p, p.read_memory, a + i * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    p.read_memory(a + P, 1)
+    p.read_memory(a, 1)
+    p.zx.vmar_destroy(vmar)
+    vmar, _ = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 4 * P)
+    b = p.zx.vmo_create(4 * P, 0)
+    a = p.zx.vmar_map(vmar, RW | SPEC | FBSS, 0, b, 0, 4 * P)
+    p.zx.vmo_set_stream_size(b, 2 * P)
+    for i in (3, 2):
+        assert _fault_status(p, p.read_memory, a + i * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+
+
+def test_fault_beyond_stream_size_range(p: Process) -> None:
+    vmar, _ = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 6 * P)
+    v = p.zx.vmo_create(2 * P, zx.ZX_VMO_UNBOUNDED)
+    ones = b"\x01" * (4 * P)
+    p.zx.vmo_write(v, ones, 0)
+    a = p.zx.vmar_map(vmar, RW | SPEC | FBSS | zx.ZX_VM_MAP_RANGE, 0, v, 0, 6 * P)
+    oor = zx.ZX_ERR_OUT_OF_RANGE
+    assert status(p.zx.vmar_op_range, vmar, zx.ZX_VMAR_OP_PREFETCH, a, 3 * P) == oor
+    assert _fault_status(p, p.read_memory, a + 2 * P, 1) == oor
+    assert status(p.zx.vmar_op_range, vmar, zx.ZX_VMAR_OP_COMMIT, a, 3 * P) == oor
+    assert _fault_status(p, p.write_memory, a + 2 * P, b"x") == oor
+    assert status(p.zx.vmar_op_range, vmar, zx.ZX_VMAR_OP_DECOMMIT, a, 3 * P) == oor
+    assert p.zx.vmo_read(v, 0, 4 * P) == ones
+    for op in (zx.ZX_VMAR_OP_PREFETCH, zx.ZX_VMAR_OP_COMMIT, zx.ZX_VMAR_OP_DECOMMIT):
+        p.zx.vmar_op_range(vmar, op, a, 2 * P)
+    assert status(p.zx.vmar_op_range, vmar, zx.ZX_VMAR_OP_COMMIT, a + P, 2 * P) == oor
+    assert p.zx.vmo_read(v, 0, 2 * P) == bytes(2 * P)
+    assert p.zx.vmo_read(v, 2 * P, 2 * P) == ones[: 2 * P]
+
+
+def test_fault_beyond_stream_size(p: Process) -> None:
+    vmar, _ = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 6 * P)
+    v = p.zx.vmo_create(3 * P, zx.ZX_VMO_UNBOUNDED)
+    assert p.zx.vmo_get_stream_size(v) == 3 * P
+    assert p.zx.vmo_get_size(v) > 3 * P
+    assert status(p.zx.vmar_map, vmar, RW | SPEC | zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE, 0, v, 0, 4 * P) \
+        == zx.ZX_ERR_INVALID_ARGS
+    a = p.zx.vmar_map(vmar, RW | SPEC | FBSS, 0, v, 0, 4 * P)
+    p.read_memory(a, 1)
+    assert _fault_status(p, p.read_memory, a + 3 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    assert _fault_status(p, p.write_memory, a + 3 * P, b"x") == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_write(v, bytes(4 * P), 0)
+    assert p.zx.vmo_read(v, 0, 4 * P) == bytes(4 * P)
+    assert _fault_status(p, p.read_memory, a + 3 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    p.write_memory(a, b"\0")
+    p.zx.vmo_set_stream_size(v, 2 * P)
+    assert _fault_status(p, p.write_memory, a + 2 * P, b"x") == zx.ZX_ERR_OUT_OF_RANGE
+    assert _fault_status(p, p.read_memory, a + 2 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    v2 = p.zx.vmo_create(P // 2, zx.ZX_VMO_UNBOUNDED)
+    assert p.zx.vmo_get_stream_size(v2) == P // 2
+    assert status(p.zx.vmar_map, vmar, R | SPEC | FBSS, 0, v2, 0, 2 * P) == zx.ZX_ERR_ALREADY_EXISTS
+    a2 = p.zx.vmar_map(vmar, R | zx.ZX_VM_SPECIFIC_OVERWRITE | FBSS, 0, v2, 0, 2 * P)
+    assert a2 == a
+    assert _fault_status(p, p.write_memory, a, b"x") == zx.ZX_ERR_ACCESS_DENIED
+    p.read_memory(a2, 1)
+    p.read_memory(a2 + P - 8, 1)
+    assert _fault_status(p, p.read_memory, a2 + P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmar_destroy(vmar)
+    vmar, _ = p.zx.vmar_allocate(p.root_vmar_handle, CRW | CS, 0, 6 * P)
+    v3 = p.zx.vmo_create(2 * P, zx.ZX_VMO_UNBOUNDED)
+    p.zx.vmo_write(v3, bytes(4 * P), 0)
+    a3 = p.zx.vmar_map(vmar, RW | SPEC | FBSS, 0, v3, 0, 6 * P)
+    assert _fault_status(p, p.read_memory, a3 + 2 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_set_stream_size(v3, 4 * P)
+    p.read_memory(a3 + 2 * P, 1)
+    p.zx.vmo_set_stream_size(v3, 2 * P)
+    assert _fault_status(p, p.read_memory, a3 + 2 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
