@@ -662,7 +662,9 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
         m = root.find_mapping(pos) if root is not None and not process.exited else None
         status = 0
         if m is None:
-            status = zx.ZX_ERR_NO_MEMORY
+            # The page fault handler's status for an address with no mapping (what
+            # probe_for_read/write and the newest zx_process_read_memory report).
+            status = zx.ZX_ERR_NOT_FOUND
             why = "unmapped address"
         elif not m.perms & need:
             status = zx.ZX_ERR_ACCESS_DENIED

@@ -907,3 +907,13 @@ def test_fault_beyond_stream_size(p: Process) -> None:
     p.read_memory(a3 + 2 * P, 1)
     p.zx.vmo_set_stream_size(v3, 2 * P)
     assert _fault_status(p, p.read_memory, a3 + 2 * P, 1) == zx.ZX_ERR_OUT_OF_RANGE
+
+
+def test_unmapped_access_is_not_found(p: Process) -> None:
+    """UnmapLargeUncommittedTest / PartialUnmapAndRead (newer vmar.cc): an access to an
+    address with no mapping faults with ZX_ERR_NOT_FOUND."""
+    v = p.zx.vmo_create(2 * P, 0)
+    a = p.zx.vmar_map(p.root_vmar_handle, RW, 0, v, 0, 2 * P)
+    p.zx.vmar_unmap(p.root_vmar_handle, a + P, P)
+    assert _fault_status(p, p.read_memory, a + P, 1) == zx.ZX_ERR_NOT_FOUND
+    assert _fault_status(p, p.write_memory, a + P, b"x") == zx.ZX_ERR_NOT_FOUND
