@@ -377,6 +377,7 @@ ZX_INFO_PROCESS_VMOS_V1 = 14
 ZX_INFO_PROCESS_VMOS = 14 | (2 << 28)
 ZX_INFO_HANDLE_COUNT = 19
 ZX_INFO_VMO_V1 = 23
+ZX_INFO_VMO_V2 = 23 | (1 << 28)
 ZX_INFO_VMO = 23 | (2 << 28)
 ZX_INFO_HANDLE_TABLE = 27
 ZX_INFO_IOB = 34
@@ -714,6 +715,44 @@ class zx_info_vmo_t(_Struct):
     metadata_bytes: int = 0
     committed_change_events: int = 0
     populated_bytes: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_vmo_v1_t(_Struct):
+    """ZX_INFO_VMO_V1: the first layout of zx_info_vmo_t."""
+
+    _FORMAT: ClassVar[str] = "<Q32sQQQQQI4xQII"
+    koid: int = 0
+    name: bytes = b""
+    size_bytes: int = 0
+    parent_koid: int = 0
+    num_children: int = 0
+    num_mappings: int = 0
+    share_count: int = 0
+    flags: int = 0
+    committed_bytes: int = 0
+    handle_rights: int = 0
+    cache_policy: int = 0
+
+
+@dataclass(slots=True)
+class zx_info_vmo_v2_t(_Struct):
+    """ZX_INFO_VMO_V2: zx_info_vmo_v1_t plus metadata_bytes and committed_change_events."""
+
+    _FORMAT: ClassVar[str] = "<Q32sQQQQQI4xQIIQQ"
+    koid: int = 0
+    name: bytes = b""
+    size_bytes: int = 0
+    parent_koid: int = 0
+    num_children: int = 0
+    num_mappings: int = 0
+    share_count: int = 0
+    flags: int = 0
+    committed_bytes: int = 0
+    handle_rights: int = 0
+    cache_policy: int = 0
+    metadata_bytes: int = 0
+    committed_change_events: int = 0
 
 
 @dataclass(slots=True)

@@ -165,7 +165,9 @@ def test_decommit_rules_through_mappings(p: Process) -> None:
     c = p.zx.vmar_map(root, RW, 0, small, 0, 2 * P)
     assert status(p.zx.vmar_op_range, root, COMMIT, c, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
     assert status(p.zx.vmar_op_range, root, ZERO, c, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
-    p.zx.vmar_op_range(root, DECOMMIT, c, 2 * P)  # trimmed to the VMO
+    # DECOMMIT too: the range must lie inside the VMO (GetCowRange), it is not trimmed.
+    assert status(p.zx.vmar_op_range, root, DECOMMIT, c, 2 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmar_op_range(root, DECOMMIT, c, P)
     assert committed(p, small) == 0
 
 

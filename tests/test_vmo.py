@@ -425,15 +425,17 @@ def test_decommit_through_and_under_references(p: Process) -> None:
     assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 3 * P
     p.zx.vmo_op_range(v, DECOMMIT, P, P)  # the parent of a reference
     assert p.zx.vmo_read(ref, 0, 2 * P) == bytes(2 * P)
-    # Order: offset past the size, then support, then alignment; the length is trimmed.
+    # Order: range past the size (not trimmed), then support, then alignment.
     assert status(p.zx.vmo_op_range, ref, DECOMMIT, 5 * P, P) == zx.ZX_ERR_OUT_OF_RANGE
-    p.zx.vmo_op_range(ref, DECOMMIT, 2 * P, 8 * P)
+    assert status(p.zx.vmo_op_range, ref, DECOMMIT, 2 * P, 8 * P) == zx.ZX_ERR_OUT_OF_RANGE
+    p.zx.vmo_op_range(ref, DECOMMIT, 2 * P, 2 * P)
     assert p.zx.object_get_info(v, zx.ZX_INFO_VMO).committed_bytes == 0
-    p.zx.vmo_op_range(ref, DECOMMIT, 4 * P, 1)  # trims to nothing: OK even unaligned
+    p.zx.vmo_op_range(ref, DECOMMIT, 4 * P, 0)  # empty: OK
     assert status(p.zx.vmo_op_range, ref, DECOMMIT, 1, P) == zx.ZX_ERR_INVALID_ARGS
     snap = p.zx.vmo_create_child(ref, zx.ZX_VMO_CHILD_SNAPSHOT, 0, P)  # a COW child under v
-    for h in (v, ref, snap):
+    for h in (v, ref):
         assert status(p.zx.vmo_op_range, h, DECOMMIT, 1, P) == zx.ZX_ERR_NOT_SUPPORTED
+    assert status(p.zx.vmo_op_range, snap, DECOMMIT, 0, P) == zx.ZX_ERR_NOT_SUPPORTED
     p.zx.handle_close(snap)
     p.zx.vmo_op_range(v, DECOMMIT, 0, P)
 

@@ -361,6 +361,9 @@ class Vmar(KernelObject):
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "the object has no stream size")
         if flags & zx.ZX_VM_REQUIRE_NON_RESIZABLE and obj.resizable:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "the object is resizable")
+        if not flags & zx.ZX_VM_ALLOW_FAULTS and getattr(obj, "discardable", False):
+            # Discardable memory can vanish under a mapping: only ALLOW_FAULTS maps it.
+            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "a discardable object needs ZX_VM_ALLOW_FAULTS")
         if obj_offset % PAGE:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "object offset is not page-aligned")
         if length == 0:
@@ -483,6 +486,9 @@ class Vmar(KernelObject):
         """
         if addr % PAGE:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "address is not page-aligned")
+        if options & zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED:
+            # The simulated MMU has no execute-only support: the flag means PERM_READ.
+            options = (options & ~zx.ZX_VM_PERM_READ_IF_XOM_UNSUPPORTED) | zx.ZX_VM_PERM_READ
         perms = options & _PERMS
         if perms & (zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE) and not perms & zx.ZX_VM_PERM_READ:
             raise ZxError(zx.ZX_ERR_INVALID_ARGS, "WRITE or EXECUTE without READ")
@@ -656,7 +662,9 @@ def _access(process: Process, addr: int, length: int, need: int, what: str) -> I
         m = root.find_mapping(pos) if root is not None and not process.exited else None
         status = 0
         if m is None:
-            status = zx.ZX_ERR_NO_MEMORY
+            # The page fault handler's status for an address with no mapping (what
+            # probe_for_read/write and the newest zx_process_read_memory report).
+            status = zx.ZX_ERR_NOT_FOUND
             why = "unmapped address"
         elif not m.perms & need:
             status = zx.ZX_ERR_ACCESS_DENIED
@@ -864,8 +872,7 @@ def sys_vmar_destroy(p: Process, vmar: int) -> None:
 
 def info_vmar(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmar_t:
     """ZX_INFO_VMAR: base and length."""
-    if buffer_size is not None and buffer_size < zx.zx_info_vmar_t.SIZE:
-        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL)
+    zx.zx_info_vmar_t.check_buffer(buffer_size)  # BUFFER_TOO_SMALL, actual 0, avail 1
     v: Vmar = h.obj
     return zx.zx_info_vmar_t(base=v.base, len=v.size)
 

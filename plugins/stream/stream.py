@@ -52,6 +52,14 @@ class Stream(KernelObject):
         self.can_grow = can_grow
 
     # ------------------------------------------------------------------ bytes
+    def set_name(self, name: bytes) -> None:
+        """Streams have no name (Property.NameWrongType): ZX_ERR_WRONG_TYPE."""
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE, "streams have no ZX_PROP_NAME")
+
+    def get_name(self) -> bytes:
+        """Streams have no name (Property.NameWrongType): ZX_ERR_WRONG_TYPE."""
+        raise ZxError(zx.ZX_ERR_WRONG_TYPE, "streams have no ZX_PROP_NAME")
+
     def read_at(self, pos: int, capacity: int) -> bytes:
         """Up to `capacity` bytes at `pos`, stopping at the content size (and the VMO's end)."""
         vmo = self.vmo

@@ -27,6 +27,8 @@ from microsim_vmo import hookspecs as _hookspecs
 from microsim_vmo.syscalls import (
     SYSCALLS,
     info_vmo,
+    info_vmo_v1,
+    info_vmo_v2,
     prop_content_size_get,
     prop_content_size_set,
 )
@@ -96,6 +98,8 @@ def _process_vmos(p: Process, h: Handle, buffer_size: int | None) -> InfoList:
 @hookimpl
 def register_info_topics(register: Callable[..., None]) -> None:
     register(zx.ZX_INFO_VMO, info_vmo, name="ZX_INFO_VMO", cls=Vmo)
+    register(zx.ZX_INFO_VMO_V1, info_vmo_v1, name="ZX_INFO_VMO_V1", cls=Vmo)
+    register(zx.ZX_INFO_VMO_V2, info_vmo_v2, name="ZX_INFO_VMO_V2", cls=Vmo)
     register(zx.ZX_INFO_PROCESS_VMOS, _process_vmos, name="ZX_INFO_PROCESS_VMOS",
              cls=Process, rights=zx.ZX_RIGHT_INSPECT)
 

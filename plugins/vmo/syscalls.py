@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from microsim_vmo.vmo import Vmo, round_size
@@ -155,6 +156,9 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
             raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
         if not vmo.discardable:
             raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "lock ops need a discardable VMO")
+        if offset != 0 or size != vmo.size:
+            # VmCowPages::LockRangeLocked: only the whole VMO can be locked or unlocked.
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "lock ops cover the whole VMO")
         if op == zx.ZX_VMO_OP_UNLOCK:
             if not vmo.lock_count:
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "not locked")
@@ -166,14 +170,16 @@ def sys_vmo_op_range(p: Process, handle: int, op: int, offset: int, size: int) -
         return None
     if op not in _OP_RIGHTS:
         raise ZxError(_INVALID, f"unknown op {op}")
+    if op == zx.ZX_VMO_OP_CACHE_INVALIDATE and not getattr(p.kernel, "debugging_syscalls", False):
+        # VmObjectDispatcher::RangeOp: refused before the rights check unless the kernel runs
+        # with kernel.enable-debugging-syscalls (`Kernel.debugging_syscalls`, as the
+        # core-tests do).
+        raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
     need = _OP_RIGHTS[op]
     if h.rights & need != need:
         raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
-    if op in _CACHE_OPS:
-        if size == 0:
-            raise ZxError(_INVALID, "a cache op needs a non-zero size")
-        if op == zx.ZX_VMO_OP_CACHE_INVALIDATE:
-            raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "needs debugging syscalls")
+    if op in _CACHE_OPS and size == 0:
+        raise ZxError(_INVALID, "a cache op needs a non-zero size")
     if op in (zx.ZX_VMO_OP_DONT_NEED, zx.ZX_VMO_OP_ALWAYS_NEED):
         # VmObjectPaged::HintRange: only an overflowing range is refused; hints on memory
         # that is never evicted (no pager) are ignored.
@@ -325,6 +331,23 @@ def info_vmo(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmo_t
         raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
     vmo: Vmo = h.obj
     return vmo.info(h.rights)
+
+
+def _older_vmo_info(cls: Any, p: Process, h: Handle, buffer_size: int | None) -> Any:
+    if buffer_size is not None and buffer_size < cls.SIZE:
+        raise ZxError(zx.ZX_ERR_BUFFER_TOO_SMALL, actual=0, avail=1)
+    full = h.obj.info(h.rights)
+    return cls(**{f.name: getattr(full, f.name) for f in dataclasses.fields(cls)})
+
+
+def info_vmo_v1(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmo_v1_t:
+    """ZX_INFO_VMO_V1: the first, shorter zx_info_vmo_t layout."""
+    return _older_vmo_info(zx.zx_info_vmo_v1_t, p, h, buffer_size)  # type: ignore[no-any-return]
+
+
+def info_vmo_v2(p: Process, h: Handle, buffer_size: int | None) -> zx.zx_info_vmo_v2_t:
+    """ZX_INFO_VMO_V2: the second zx_info_vmo_t layout (adds metadata_bytes)."""
+    return _older_vmo_info(zx.zx_info_vmo_v2_t, p, h, buffer_size)  # type: ignore[no-any-return]
 
 
 def prop_content_size_get(p: Process, h: Handle, value_size: int | None) -> int:

@@ -3,9 +3,16 @@
 Pages live in a `PageStore` (a `SortedDict` page index -> bytearray), so only pages that
 were written or committed cost memory, and range operations (commit, decommit, zero,
 truncate) visit only the pages present. Reference and slice children share their parent's
-store (a slice through a window at an offset); snapshot children get their own store with
-a copy of the parent's pages at creation, which gives the "as if copied eagerly" semantics
-Zircon guarantees for SNAPSHOT (and allows for SNAPSHOT_AT_LEAST_ON_WRITE).
+store (a slice through a window at an offset).
+
+Snapshot children follow Zircon's copy-on-write tree of hidden nodes (VmCowPages): creating
+a snapshot of a store moves its pages into a new hidden store whose two children are the
+original (left) and the snapshot (right), each seeing a window of it. A write to a page
+held by an ancestor forks it down the path: at each hidden level the page is copied if the
+other side can still see it (and that side's split bit is set) or moved if not; a page both
+sides have split is freed. When one child of a hidden store goes away the store merges into
+the other. A page held by a hidden store is attributed (committed_bytes) to the left-most
+VMO that sees it, as Zircon's attribution does (vmo-clone2 core-tests).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ if TYPE_CHECKING:
     from microsim.kernel import Kernel
 
 PAGE = zx.ZX_PAGE_SIZE
+#: Bytes of one page-list node (16 page slots plus links), for zx_info_vmo_t.metadata_bytes.
+_PAGE_LIST_NODE_BYTES = 160
 # VmObject::RoundSize's limit: ROUNDDOWN(UINT64_MAX, 2 * kPageFanOut * PAGE_SIZE).
 VMO_MAX_SIZE = ((1 << 64) - 1) // (2 * 16 * PAGE) * (2 * 16 * PAGE)
 _ZERO_PAGE = bytes(PAGE)
@@ -49,15 +58,228 @@ class ChildObserver(Protocol):
         """The VMO's last direct child went away."""
 
 
-class PageStore:
-    """Sparse pages shared by a VMO and its reference/slice children."""
+_NO_LIMIT = (1 << 64) // PAGE
 
-    __slots__ = ("kernel", "pages", "users")
+
+class PageStore:
+    """Sparse pages shared by a VMO and its reference/slice children; a node of the
+    copy-on-write tree (see the module docstring) when `parent` is set or it is hidden."""
+
+    __slots__ = (
+        "children", "kernel", "markers", "pages", "parent", "parent_limit", "parent_offset", "split", "users",
+    )
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.pages: SortedDict = SortedDict()
         self.users = 0
+        # Copy-on-write links: page i of this store shows page i + parent_offset of
+        # `parent` when i < parent_limit and this store has no page i of its own.
+        self.parent: PageStore | None = None
+        self.parent_offset = 0
+        self.parent_limit = 0
+        # A hidden store's [left, right] children and, per page index, the sides that
+        # have split it off (bit 1: left, bit 2: right). Empty for a visible store.
+        self.children: list[PageStore] = []
+        self.split: dict[int, int] = {}
+        # Zero markers: indexes that read as zeros here without a page, hiding the parent's.
+        self.markers: set[int] = set()
+
+    # ------------------------------------------------------------------ COW tree
+    def _sees(self, child: PageStore, j: int) -> bool:
+        """Whether `child` (one of this hidden store's children) can see page j of it."""
+        side = 1 if self.children[0] is child else 2
+        i = j - child.parent_offset
+        if not 0 <= i < child.parent_limit or self.split.get(j, 0) & side:
+            return False
+        if i in child.markers:
+            return False
+        if child.children:  # a hidden child sees it if one of its children does
+            return i not in child.pages and any(child._sees(c, i) for c in child.children)
+        return True
+
+    def chain_offset(self) -> int:
+        """Pages between this store's index 0 and the root of its copy-on-write tree."""
+        total = 0
+        cur: PageStore | None = self
+        while cur is not None and cur.parent is not None:
+            total += cur.parent_offset
+            cur = cur.parent
+        return total
+
+    def snapshot(self, first: int, count: int) -> PageStore:
+        """A copy-on-write child store seeing pages [first, first+count) of this one.
+
+        This store's pages move into a new hidden store whose children are this store
+        (left) and the new one (right)."""
+        hidden = PageStore(self.kernel)
+        hidden.pages, self.pages = self.pages, SortedDict()
+        hidden.markers, self.markers = self.markers, set()
+        hidden.parent, hidden.parent_offset, hidden.parent_limit = self.parent, self.parent_offset, self.parent_limit
+        if self.parent is not None:
+            sibling = self.parent.children
+            sibling[sibling.index(self)] = hidden
+        self.parent, self.parent_offset, self.parent_limit = hidden, 0, _NO_LIMIT
+        child = PageStore(self.kernel)
+        child.parent, child.parent_offset, child.parent_limit = hidden, first, count
+        hidden.children = [self, child]
+        return child
+
+    def _find(self, i: int) -> tuple[list[tuple[PageStore, int]], bytearray | None]:
+        """The path [(store, index)] from this store up to the store holding page i
+        (last element), and that page; (path, None) if no store in reach holds it (a
+        zero marker on the way hides what is above it)."""
+        path = [(self, i)]
+        cur = self
+        while True:
+            page = cur.pages.get(i)
+            if page is not None:
+                return path, page
+            parent = cur.parent
+            if parent is None or i >= cur.parent_limit or i in cur.markers:
+                return path, None
+            i += cur.parent_offset
+            cur = parent
+            path.append((cur, i))
+
+    @staticmethod
+    def _migrate_cost(path: list[tuple[PageStore, int]], stop: int) -> int:
+        """Pages copied when the page at the top of `path` moves down to level `stop`."""
+        cost = 0
+        for level in range(len(path) - 1, stop, -1):
+            node, j = path[level]
+            below = path[level - 1][0]
+            other = node.children[1] if node.children[0] is below else node.children[0]
+            cost += node._sees(other, j)
+        return cost
+
+    @staticmethod
+    def _migrate(path: list[tuple[PageStore, int]], stop: int) -> None:
+        """Move the page at the top of `path` down to level `stop`: at each hidden level it
+        is copied if the other side still sees it (that side's split bit is set) or moved."""
+        for level in range(len(path) - 1, stop, -1):
+            node, j = path[level]
+            below, bi = path[level - 1]
+            side = 1 if node.children[0] is below else 2
+            other = node.children[1] if side == 1 else node.children[0]
+            if node._sees(other, j):
+                below.pages[bi] = bytearray(node.pages[j])
+                node.split[j] = node.split.get(j, 0) | side
+            else:
+                below.pages[bi] = node.pages.pop(j)
+                node.split.pop(j, None)
+
+    def _fork_cost(self, i: int) -> int:
+        """Pages a fork of page i into this store would newly charge."""
+        if i in self.pages:
+            return 0
+        path, page = self._find(i)
+        return 1 if page is None else self._migrate_cost(path, 0)
+
+    def _fork(self, i: int) -> None:
+        """Give this store its own page i (copied or moved down from an ancestor, or a
+        new zero page); the caller charged `_fork_cost(i)` pages."""
+        path, page = self._find(i)
+        self.markers.discard(i)
+        if page is None:
+            self.pages[i] = bytearray(PAGE)
+        else:
+            self._migrate(path, 0)
+
+    def _mark_cost(self, i: int) -> int:
+        path, page = self._find(i)
+        return 0 if page is None or len(path) < 2 else self._migrate_cost(path, 1)
+
+    def _mark(self, i: int) -> None:
+        """Make page i read as zeros without a page of its own (Zircon's zero marker): the
+        inherited page is forked down to the parent, split off on this side, and freed
+        if the other side does not see it either. The caller charged `_mark_cost(i)`."""
+        own = self.pages.pop(i, None)
+        if own is not None:
+            self.kernel.mem.uncharge_pages(1)
+        path, page = self._find(i)
+        if page is None or len(path) < 2:
+            return  # nothing inherited to hide
+        self._migrate(path, 1)
+        node, j = path[1]
+        side = 1 if node.children[0] is self else 2
+        other = node.children[1] if side == 1 else node.children[0]
+        node.split[j] = node.split.get(j, 0) | side
+        self.markers.add(i)
+        if not node._sees(other, j):
+            del node.pages[j]
+            node.split.pop(j, None)
+            self.kernel.mem.uncharge_pages(1)
+
+    def _visible(self, first: int, last: int) -> dict[int, bytearray]:
+        """The pages this store shows in [first, last] (own or inherited), by index."""
+        levels: list[tuple[PageStore, int, int, int]] = []  # (store, lo, hi, shift)
+        cur: PageStore | None = self
+        lo, hi, shift = first, last, 0
+        while cur is not None and lo <= hi:
+            levels.append((cur, lo, hi, shift))
+            if cur.parent is None:
+                break
+            hi = min(hi, cur.parent_limit - 1)
+            lo, hi, shift = lo + cur.parent_offset, hi + cur.parent_offset, shift + cur.parent_offset
+            cur = cur.parent
+        out: dict[int, bytearray] = {}
+        for store, a, b, sh in reversed(levels):
+            for j in store.markers:
+                if a <= j <= b:
+                    out.pop(j - sh, None)
+            for j in store.pages.irange(a, b):
+                out[j - sh] = store.pages[j]
+        return out
+
+    def attributed(self, first: int, last: int) -> int:
+        """Pages of [first, last] attributed to this store: its own, plus inherited ones
+        for which it is the left-most store that sees them."""
+        own = sum(1 for _ in self.pages.irange(first, last))
+        if self.parent is None:
+            return own
+        count = own
+        for i in self._visible(first, last):
+            if i in self.pages:
+                continue
+            cur, idx, mine = self, i, True
+            while idx not in cur.pages:
+                node = cur.parent
+                assert node is not None
+                j = idx + cur.parent_offset
+                if node.children[1] is cur and node._sees(node.children[0], j):
+                    mine = False
+                    break
+                cur, idx = node, j
+            count += mine
+        return count
+
+    def detach(self) -> None:
+        """Leave the COW tree (this store's last user is gone, its pages dropped): the
+        hidden parent merges into the remaining child."""
+        hidden = self.parent
+        if hidden is None:
+            return
+        self.parent = None
+        (other,) = [c for c in hidden.children if c is not self]
+        freed = 0
+        for j in list(hidden.pages):
+            i = j - other.parent_offset
+            if hidden._sees(other, j) and i not in other.pages and i not in other.markers:
+                other.pages[i] = hidden.pages.pop(j)
+            else:
+                del hidden.pages[j]
+                freed += 1
+        if freed:
+            self.kernel.mem.uncharge_pages(freed)
+        off = other.parent_offset
+        other.parent_limit = min(other.parent_limit, max(0, hidden.parent_limit - off))
+        other.parent_offset = off + hidden.parent_offset
+        other.parent = hidden.parent
+        if hidden.parent is not None:
+            sibling = hidden.parent.children
+            sibling[sibling.index(hidden)] = other
+        hidden.children = []
 
     def missing(self, first: int, last: int) -> int:
         """How many pages in [first, last] are absent."""
@@ -67,6 +289,14 @@ class PageStore:
     def ensure(self, first: int, last: int) -> None:
         """Create the absent pages in [first, last] (charging them first)."""
         if last < first:
+            return
+        if self.parent is not None:
+            todo = [i for i in range(first, last + 1) if i not in self.pages]
+            cost = sum(self._fork_cost(i) for i in todo)
+            if cost:
+                self.kernel.mem.charge_pages(cost)
+            for i in todo:
+                self._fork(i)
             return
         n = self.missing(first, last)
         if n:
@@ -81,6 +311,8 @@ class PageStore:
         keys = list(self.pages.irange(first, last))
         for i in keys:
             del self.pages[i]
+        if self.markers:
+            self.markers = {i for i in self.markers if not first <= i <= last}
         if keys:
             self.kernel.mem.uncharge_pages(len(keys))
         return len(keys)
@@ -96,6 +328,16 @@ class PageStore:
             return b""
         first, within = divmod(offset, PAGE)
         pages = self.pages
+        if self.parent is not None:
+            pages = self._visible(first, (offset + length - 1) // PAGE)
+            end = offset + length
+            out = bytearray(length)
+            for i in sorted(pages):
+                start = i * PAGE
+                lo = offset if offset > start else start
+                hi = end if end < start + PAGE else start + PAGE
+                out[lo - offset : hi - offset] = pages[i][lo - start : hi - start]
+            return bytes(out)
         if within + length <= PAGE:  # fast path: one page
             page = pages.get(first)
             return bytes(page[within : within + length]) if page is not None else bytes(length)
@@ -127,6 +369,30 @@ class PageStore:
         end = offset + length
         first_full = (offset + PAGE - 1) // PAGE
         last_full = end // PAGE - 1
+        if self.parent is not None and length > 0:
+            # Copy-on-write: whole pages become zero markers (no memory; what the parent
+            # shows is hidden); partial pages are forked, then cleared.
+            if first_full <= last_full:
+                full = sorted(self._visible(first_full, last_full))  # own and inherited pages
+                cost = sum(self._mark_cost(i) for i in full)
+                if cost:
+                    self.kernel.mem.charge_pages(cost)
+                for i in full:
+                    if keep and i in self.pages:
+                        self.pages[i][:] = _ZERO_PAGE
+                    else:
+                        self._mark(i)
+            partial = [i for i in {offset // PAGE, (end - 1) // PAGE} if not first_full <= i <= last_full]
+            shown = self._visible(min(partial), max(partial)) if partial else {}
+            todo = [i for i in partial if i in shown and i not in self.pages]
+            if todo:
+                self.ensure_pages(todo)
+            for i in partial:
+                page = self.pages.get(i)
+                if page is not None:
+                    lo, hi = max(offset, i * PAGE), min(end, (i + 1) * PAGE)
+                    page[lo - i * PAGE : hi - i * PAGE] = bytes(hi - lo)
+            return
         if first_full <= last_full:
             if keep:
                 for i in self.pages.irange(first_full, last_full):
@@ -139,6 +405,14 @@ class PageStore:
                 page = pages.get(lo // PAGE)
                 if page is not None:
                     page[lo % PAGE : lo % PAGE + (hi - lo)] = bytes(hi - lo)
+
+    def ensure_pages(self, indexes: list[int]) -> None:
+        """Fork the given page indexes into this copy-on-write store (charged first)."""
+        cost = sum(self._fork_cost(i) for i in indexes)
+        if cost:
+            self.kernel.mem.charge_pages(cost)
+        for i in indexes:
+            self._fork(i)
 
     def copy_range(self, offset: int, size: int) -> PageStore:
         """A new store holding a copy of the pages of [offset, offset+size), rebased to 0."""
@@ -318,13 +592,16 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, f"unknown child options {options:#x}")
             if offset % PAGE:
                 raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset is not page-aligned")
+            if (self.store.chain_offset() * PAGE + self.base + offset + rounded) > (1 << 64) - 1:
+                # The offsets accumulated down the copy-on-write chain must fit in 64 bits.
+                raise ZxError(zx.ZX_ERR_INVALID_ARGS, "offset overflows through the parent chain")
             if self.pin_count:
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "pinned pages")
             self._check_cached()
             if k.mem.armed:
                 k.mem.alloc("object")
             visible = max(0, min(rounded, self.size - offset)) if offset < self.size else 0
-            store = self.store.copy_range(self.base + offset, visible)
+            store = self.store.snapshot((self.base + offset) // PAGE, visible // PAGE)
             child = Vmo(k, store, 0, rounded, ContentSize(size))
             child.kind = "snapshot"
             child.immutable = no_write and kind == zx.ZX_VMO_CHILD_SNAPSHOT
@@ -335,7 +612,10 @@ class Vmo(MappableObject):
         child.options = zx.ZX_VMO_RESIZABLE if resizable else 0
         child.name = self.name
         child.parent = self
-        self.retain()  # the child keeps its parent alive
+        if child.kind != "snapshot":
+            # A slice or reference keeps its parent alive; a snapshot keeps only the
+            # hidden copy-on-write store (the parent VMO may go away before it).
+            self.retain()
         self.children.append(child)
         if len(self.children) == 1:
             self.update_signals(zx.ZX_VMO_ZERO_CHILDREN, 0)
@@ -379,6 +659,10 @@ class Vmo(MappableObject):
     def set_size(self, size: int) -> None:
         """Resize (the caller checked rights and resizability)."""
         rounded = round_size(size)
+        if self.store.parent is not None and (
+            self.store.chain_offset() * PAGE + self.base + rounded > (1 << 64) - 1
+        ):
+            raise ZxError(zx.ZX_ERR_INVALID_ARGS, "size overflows with the offset in the parent chain")
         owner = self.size_owner
         old = owner._size
         if rounded < old:
@@ -388,6 +672,9 @@ class Vmo(MappableObject):
                 raise ZxError(zx.ZX_ERR_BAD_STATE, "shrinking would discard pinned pages")
             if first <= last:
                 self.store.drop(first, last)
+            if self.store.parent is not None:
+                # Pages cut off stay cut off: growing again shows zeros, not the parent's.
+                self.store.parent_limit = min(self.store.parent_limit, (self.base + rounded) // PAGE)
         if size % PAGE:
             # Bytes from the new size to the page end read as zeros.
             self.store.zero(self.base + size, rounded - size)
@@ -448,7 +735,10 @@ class Vmo(MappableObject):
             return 0
         first = (self.base + offset) // PAGE
         last = (self.base + offset + length - 1) // PAGE
-        return sum(1 for _ in self.store.pages.irange(first, last))
+        store = self.store
+        if store.parent is not None:
+            return store.attributed(first, last)
+        return sum(1 for _ in store.pages.irange(first, last))
 
     def commit(self, offset: int, length: int) -> None:
         """Allocate the pages of a range."""
@@ -476,8 +766,8 @@ class Vmo(MappableObject):
         (reached through references and slices) that has no copy-on-write child
         anywhere under it (a snapshot child gives it a hidden COW parent in Zircon)."""
         root = self._cow_root()
-        if root.kind != "root":
-            return False
+        if root.kind != "root" or root.store.parent is not None:
+            return False  # a snapshot, or memory still sharing pages with a hidden parent
         stack = [root]
         while stack:
             v = stack.pop()
@@ -489,12 +779,14 @@ class Vmo(MappableObject):
 
     def check_decommit(self, offset: int, size: int) -> int:
         """DECOMMIT's checks in Zircon's order (VmCowPages::DecommitRangeLocked); returns
-        the length trimmed to the VMO. OUT_OF_RANGE: `offset` past the size; a range that
-        trims to nothing is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
+        the length to decommit. OUT_OF_RANGE: the range reaches past the size; an empty
+        range is OK; NOT_SUPPORTED: see `decommit_supported`; INVALID_ARGS:
         unaligned; BAD_STATE: pinned pages."""
-        if offset > self.size:
-            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "offset beyond the VMO")
-        n = min(size, self.size - offset)
+        if offset + size > self.size:
+            # VmObjectPaged::DecommitRange -> GetCowRange: the whole range must lie inside
+            # this VMO (core-tests OpOutOfBounds, DecommitChildSliceTests).
+            raise ZxError(zx.ZX_ERR_OUT_OF_RANGE, "range beyond the VMO")
+        n = size
         if n == 0:
             return 0
         if not self.decommit_supported():
@@ -573,13 +865,29 @@ class Vmo(MappableObject):
         if n == 0:
             return
         src_first = (src.base + src_offset) // PAGE
-        moved = [(i - src_first, src.store.pages.pop(i))
-                 for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
+        if src.store.parent is not None:
+            # A copy-on-write source: take what it shows (its own or inherited pages, as
+            # copies), then hide the range behind zero markers.
+            shown = src.store._visible(src_first, src_first + n - 1)
+            moved = [(i - src_first, bytearray(pg)) for i, pg in sorted(shown.items())]
+            if moved:
+                self.kernel.mem.charge_pages(len(moved))
+            src.store.zero(src.base + src_offset, length)
+        else:
+            moved = [(i - src_first, src.store.pages.pop(i))
+                     for i in list(src.store.pages.irange(src_first, src_first + n - 1))]
         first = (self.base + offset) // PAGE
-        self.store.drop(first, first + n - 1)
+        if self.store.parent is not None:
+            self.store.zero(self.base + offset, length)  # hide inherited pages first
+        else:
+            self.store.drop(first, first + n - 1)
         pages = self.store.pages
         for rel, page in moved:
+            self.store.markers.discard(first + rel)
+            old_page = pages.get(first + rel)
             pages[first + rel] = page
+            if old_page is not None:
+                self.kernel.mem.uncharge_pages(1)
 
     def pin(self) -> None:
         """Pin the VMO's pages (they cannot be decommitted or truncated)."""
@@ -625,6 +933,9 @@ class Vmo(MappableObject):
             committed_bytes=committed,
             handle_rights=handle_rights,
             cache_policy=self.cache_policy,
+            # The page-list bookkeeping: one node per 16 pages that hold memory (a model
+            # of VmPageListNode; zero until a page is committed, MetadataBytes).
+            metadata_bytes=-(-committed // (16 * PAGE)) * _PAGE_LIST_NODE_BYTES,
             populated_bytes=committed,
         )
 
@@ -635,10 +946,13 @@ class Vmo(MappableObject):
         store.users -= 1
         if store.users == 0:
             store.drop(0, (1 << 64) // PAGE)
+            store.detach()
         parent = self.parent
         if parent is not None:
             self.parent = None
             parent.children.remove(self)
+            if self.kind == "snapshot" and not parent.alive:
+                return  # the parent went first: nothing to signal, no reference held
             if not parent.children:
                 parent.update_signals(0, zx.ZX_VMO_ZERO_CHILDREN)
                 if k.trace is not None:
@@ -649,7 +963,8 @@ class Vmo(MappableObject):
                 hook = getattr(k, "vmo_hooks", None)
                 if hook is not None and hook.zero_children is not None:
                     hook.zero_children(kernel=k, vmo=parent)
-            _release_parent(parent)
+            if self.kind != "snapshot":
+                _release_parent(parent)
 
     def describe(self) -> dict[str, Any]:
         return {"size": self.size, "kind": self.kind, "children": len(self.children)}
