@@ -378,7 +378,7 @@ class Kernel:
         self.objects[obj.koid] = obj
         if self.trace is not None:
             self.emit("object_created", obj.koid, obj.type_name, obj.obj_type, obj.related_koid, owner)
-            name = obj.get_name()
+            name = obj.name  # the stored name (get_name is the property, which may refuse)
             if name:
                 self.emit("name", obj.koid, name.decode(errors="replace"))
         if self.obs_object_created is not None:
