@@ -102,7 +102,7 @@ def sys_object_get_info(p: Process, handle: int, topic: int, buffer_size: int | 
     spec = p.kernel.info_topics.get(topic)
     if spec is None:
         raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, f"unknown info topic {topic:#x}")
-    if topic == zx.ZX_INFO_HANDLE_VALID and p.handles.get(handle) is None:
+    if topic == zx.ZX_INFO_HANDLE_VALID and (type(handle) is not int or handle not in p.handles):
         raise ZxError(_BAD_HANDLE)  # the one lookup exempt from ZX_POL_BAD_HANDLE
     h = p.lookup(handle, spec.cls, spec.rights)
     return spec.handler(p, h, buffer_size)
