@@ -747,6 +747,17 @@ def read_memory(process: Process, addr: int, length: int) -> bytes:
 def write_memory(process: Process, addr: int, data: bytes) -> None:
     """Write `data` at `addr` through the process's mappings (all or nothing)."""
     data = bytes(data)
+    root = process.root_vmar
+    if root is not None and type(addr) is int and addr >= 0 and not process.exited:
+        # Fast path: one writable mapping holds the whole range (else the general path,
+        # which also reports the fault).
+        m = root.find_mapping(addr)
+        if m is not None and m.perms & zx.ZX_VM_PERM_WRITE and addr + len(data) <= m.base + m.size \
+                and not m.flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE:
+            off = m.offset + (addr - m.base)
+            if off + len(data) <= m.obj.mappable_size():
+                m.obj.write_bytes(off, data)
+                return
     pieces = list(_access(process, addr, len(data), zx.ZX_VM_PERM_WRITE, "write"))
     pos = 0
     for m, off, n in pieces:

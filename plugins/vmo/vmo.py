@@ -112,6 +112,12 @@ class PageStore:
         """Write `data` at `offset` (pages are created, charged first)."""
         if not data:
             return
+        first, within = divmod(offset, PAGE)
+        if within + len(data) <= PAGE:  # fast path: within one page already held
+            page = self.pages.get(first)
+            if page is not None:
+                page[within : within + len(data)] = data
+                return
         self.ensure(offset // PAGE, (offset + len(data) - 1) // PAGE)
         pos = 0
         pages = self.pages
