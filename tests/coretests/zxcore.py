@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from microsim import ZxError
@@ -21,3 +23,12 @@ def get_signals(p: Process, h: int) -> int:
         return p.zx.object_wait_one(h, 0xFFFFFFFF, 0)  # type: ignore[no-any-return]
     except ZxError as e:
         return e.observed  # type: ignore[no-any-return]
+
+
+def keep_alive(p: Process) -> Callable[[], None]:
+    """Start a thread that keeps `p` alive (a process exits with its last thread) until
+    the returned function is called: the test's own code plays a thread of `p` that the
+    simulator does not count."""
+    ev = p.zx.event_create(0)
+    p.kernel.create_thread(p, lambda: p.zx.object_wait_one(ev, 1 << 24, (1 << 63) - 1), name="keeper")
+    return lambda: p.zx.object_signal(ev, 0, 1 << 24)
