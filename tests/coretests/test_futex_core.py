@@ -7,7 +7,7 @@ drives the seeded scheduler, so the waiter threads run until they block.
 from __future__ import annotations
 
 import pytest
-from zxcore import status_of
+from zxcore import keep_alive, status_of
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
@@ -180,7 +180,7 @@ def test_RequeueUnqueuedOnTimeout(p: Process) -> None:
     assert threads[1].result == zx.ZX_OK
 
 
-def test_MisalignedFutexAddress(p: Process) -> None:
+def test_MisalignedFutextAddr(p: Process) -> None:
     (f,) = word(p, 0)
     for fn, args in ((p.zx.futex_wait, (f + 1, 0, zx.ZX_HANDLE_INVALID, INF)),
                      (p.zx.futex_wake, (f + 1, 1)),
@@ -196,3 +196,41 @@ def test_WakeZeroOrUnwaitedIsOk(p: Process, count: int) -> None:
     p.zx.futex_wake(f, count)
     p.zx.futex_wake_single_owner(f)
     assert p.zx.futex_get_owner(f) == zx.ZX_KOID_INVALID
+
+
+def test_EventSignaling(p: Process) -> None:
+    (signaled,) = word(p, 0)
+    done: list[str] = []
+
+    def waiter(name: str) -> None:
+        if int.from_bytes(p.read_memory(signaled, 4), "little") == 0:
+            p.zx.futex_wait(signaled, 0, zx.ZX_HANDLE_INVALID, INF)
+        done.append(name)
+
+    threads = [p.kernel.create_thread(p, waiter, f"thread {i}", name=f"thread {i}") for i in (1, 2, 3)]
+    settle(p)
+    assert all(t.wait.reason == zx.ZX_THREAD_STATE_BLOCKED_FUTEX for t in threads)  # type: ignore[attr-defined]
+    p.write_memory(signaled, (1).to_bytes(4, "little"))
+    p.zx.futex_wake(signaled, ALL)
+    settle(p)
+    assert sorted(done) == ["thread 1", "thread 2", "thread 3"]
+
+
+def test_WaitExitRace(p: Process) -> None:
+    # A new owner that exits around the wait: whatever the status, nothing breaks.
+    release = keep_alive(p)
+    for _ in range(10):
+        vmo = p.zx.vmo_create(zx.ZX_PAGE_SIZE, 0)
+        addr = p.zx.vmar_map(p.root_vmar_handle, RW, 0, vmo, 0, zx.ZX_PAGE_SIZE)
+        p.zx.vmo_op_range(vmo, zx.ZX_VMO_OP_DECOMMIT, 0, zx.ZX_PAGE_SIZE)
+        t2 = p.kernel.create_thread(p, lambda: None, name="t2")
+        h = p.kernel.new_handle(p, t2, zx.ZX_DEFAULT_THREAD_RIGHTS)
+        try:
+            p.zx.futex_wait(addr, 0, h, p.zx.deadline_after(100_000))
+        except ZxError as e:
+            assert e.status in (zx.ZX_ERR_TIMED_OUT, zx.ZX_ERR_INVALID_ARGS)
+        settle(p)
+        assert p.zx.futex_get_owner(addr) == zx.ZX_KOID_INVALID
+        p.zx.vmar_unmap(p.root_vmar_handle, addr, zx.ZX_PAGE_SIZE)
+        p.zx.handle_close_many([vmo, h])
+    release()
