@@ -185,7 +185,14 @@ def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_own
         owner, owner_error = None, 0
     else:
         owner, owner_error = _owner(p, new_futex_owner)
-    if _read(p, addr) != expected:
+    # _read's fast path inlined: the word in one readable mapping of a live process.
+    root = p.root_vmar
+    m = root.find_mapping(addr) if root is not None and not p.exited else None
+    if m is not None and m.perms & _PERM_READ and m.offset + (addr - m.base) + 4 <= m.obj.mappable_size():
+        value = int.from_bytes(m.obj.read_bytes(m.offset + (addr - m.base), 4), "little", signed=True)
+    else:
+        value = _read(p, addr)
+    if value != expected:
         raise ZxError(_BAD_STATE)
     if owner_error:
         raise ZxError(owner_error)
@@ -196,8 +203,8 @@ def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_own
     if deadline <= k.now:
         # Zircon would set the owner, time out at once and drop it with the last waiter.
         raise ZxError(zx.ZX_ERR_TIMED_OUT)
-    f = ctx.get(addr)
-    f.owner = _alive(owner)
+    f = ctx.futexes.get(addr) or ctx.get(addr)
+    f.owner = None if owner is None else _alive(owner)
     f.waiters.wait(deadline, reason=_BLOCKED_FUTEX, description=f.description)
     return None
 
