@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zxcore import status_of
+from zxcore import keep_alive, status_of
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
@@ -177,3 +177,75 @@ def test_CancelEventKeyAfter(p: Process) -> None:
     p.zx.object_signal(evs[2], 0, ES)
     packets = drain(p, port)
     assert [pk.key for pk in packets] == [128]
+
+
+def test_Timestamp(p: Process) -> None:
+    port = p.zx.port_create(0)
+    e0, e1 = p.zx.event_create(0), p.zx.event_create(0)
+    p.zx.object_wait_async(e0, port, 1, ES, zx.ZX_WAIT_ASYNC_TIMESTAMP)
+    p.zx.object_wait_async(e1, port, 2, ES, 0)
+    before = p.zx.clock_get_monotonic()
+    p.zx.object_signal(e0, 0, ES)
+    after = p.zx.clock_get_monotonic()
+    p.zx.object_signal(e1, 0, ES)
+    k0, k1 = p.zx.port_wait(port, INF), p.zx.port_wait(port, INF)
+    assert k0.signal.trigger == ES and k1.signal.trigger == ES
+    assert before <= k0.signal.timestamp <= after
+    assert k1.signal.timestamp == 0
+
+
+def test_EdgeTriggerDetected(p: Process) -> None:
+    port = p.zx.port_create(0)
+    ev = p.zx.event_create(0)
+    p.zx.object_wait_async(ev, port, 2, ES, zx.ZX_WAIT_ASYNC_EDGE)
+    release = keep_alive(p)
+    p.kernel.create_thread(p, lambda: (p.zx.nanosleep(p.zx.deadline_after(600_000)),
+                                       p.zx.object_signal(ev, 0, ES)))
+    packet = p.zx.port_wait(port, INF)
+    assert packet.status == zx.ZX_OK and packet.type == zx.ZX_PKT_TYPE_SIGNAL_ONE
+    assert packet.signal.observed == ES and packet.key == 2
+    release()
+
+
+def test_EdgeTriggerCancel(p: Process) -> None:
+    port = p.zx.port_create(0)
+    ev = p.zx.event_create(0)
+    for key in (42, 999, 2020):
+        p.zx.object_wait_async(ev, port, key, ES, zx.ZX_WAIT_ASYNC_EDGE)
+    p.zx.port_cancel(port, ev, 999)
+    p.zx.object_signal(ev, 0, ES)
+    p.zx.port_cancel(port, ev, 2020)
+    packet = p.zx.port_wait(port, INF)
+    assert packet.status == zx.ZX_OK and packet.signal.observed == ES and packet.key == 42
+    assert status_of(p.zx.port_wait, port, p.zx.deadline_after(600_000)) == zx.ZX_ERR_TIMED_OUT
+
+
+def test_EdgeTriggerTimeout(p: Process) -> None:
+    port = p.zx.port_create(0)
+    ev = p.zx.event_create(0)
+    p.zx.object_signal(ev, 0, ES)
+    p.zx.object_wait_async(ev, port, 1, ES, zx.ZX_WAIT_ASYNC_EDGE)
+    assert status_of(p.zx.port_wait, port, p.zx.deadline_after(600_000)) == zx.ZX_ERR_TIMED_OUT
+
+
+def test_CloseQueueRace(p: Process) -> None:
+    release = keep_alive(p)
+    port = p.zx.port_create(0)
+    statuses: list[int] = []
+
+    def queue_loop() -> None:
+        pkt = zx.zx_port_packet_t(key=1, type=zx.ZX_PKT_TYPE_USER, user=zx.zx_packet_user_t())
+        while True:
+            try:
+                p.zx.port_queue(port, pkt)
+                p.zx.port_wait(port, PAST)
+            except ZxError as e:
+                statuses.append(e.status)
+                return
+
+    p.kernel.create_thread(p, queue_loop)
+    p.zx.nanosleep(p.zx.deadline_after(100_000))
+    p.zx.handle_close(port)
+    p.zx.nanosleep(p.zx.deadline_after(1_000_000))
+    assert statuses == [zx.ZX_ERR_BAD_HANDLE]
+    release()
