@@ -47,6 +47,7 @@ from microsim.errors import ZxError
 if TYPE_CHECKING:
     from microsim.core.handle import Handle
     from microsim.kernel import Kernel
+    from microsim.objects.thread import Thread
 
 __all__ = [
     "Wait",
@@ -250,7 +251,12 @@ class _QueuedWait(Wait, SignalObserver):
 
     def __init__(self, queue: WaitQueue, handle: Handle | None, reason: int,
                  description: Description) -> None:
-        super().__init__(description, reason)
+        # Wait.__init__ inlined: this runs on every blocking WaitQueue.wait (futex waits).
+        self._description = description
+        self.reason = reason
+        self.done = False
+        self.status = _OK
+        self.thread = None
         self.handle = handle
         self.queue = queue
         self.value: Any = None
@@ -276,7 +282,10 @@ class _QueuedWait(Wait, SignalObserver):
     def cancel(self) -> None:
         if self.queued:
             self.queued = False
-            self.queue._remove(self)
+            queue = self.queue
+            queue._remove(self)
+            if not queue._waiters and queue.on_empty is not None:
+                queue.on_empty(queue)
         h = self.handle
         if h is not None:
             self.handle = None
@@ -288,14 +297,20 @@ class WaitQueue:
 
     Give each object that blocks callers one queue (`self.waiters = WaitQueue(kernel)`).
     A blocking syscall calls `wait`; whatever makes the wait satisfiable calls `wake_one`
-    (handing the woken thread a value) or `wake_all`. `len(queue)` counts the waiters.
+    (handing the woken thread a value), `wake(count)` or `wake_all`. `len(queue)` counts
+    the waiters, `threads()` lists them; `requeue(other, count)` moves waiters to another
+    queue (zx_futex_requeue). `on_empty(queue)`, if given, is called when the last waiter
+    leaves without being woken (timed out, canceled or killed), so an object that exists
+    only while someone waits (a futex) can forget itself.
     """
 
-    __slots__ = ("_waiters", "kernel", "owner")
+    __slots__ = ("_waiters", "kernel", "on_empty", "owner")
 
-    def __init__(self, kernel: Kernel, owner: Any = None) -> None:
+    def __init__(self, kernel: Kernel, owner: Any = None, *,
+                 on_empty: Callable[[WaitQueue], None] | None = None) -> None:
         self.kernel = kernel
         self.owner = owner
+        self.on_empty = on_empty
         self._waiters: deque[_QueuedWait] = deque()
 
     def __len__(self) -> int:
@@ -341,6 +356,40 @@ class WaitQueue:
                 self.kernel.sched.finish(w, status)
                 return True
         return False
+
+    def wake(self, count: int, value: Any = None, *, status: int = _OK) -> list[Thread | None]:
+        """Wake up to `count` waiters, longest first; the threads woken, in order (None
+        for a direct caller from Python)."""
+        woken: list[Thread | None] = []
+        waiters = self._waiters
+        finish = self.kernel.sched.finish
+        while waiters and len(woken) < count:
+            w = waiters.popleft()
+            w.queued = False
+            if not w.done:
+                w.value = value
+                woken.append(w.thread)
+                finish(w, status)
+        return woken
+
+    def threads(self) -> list[Thread | None]:
+        """The threads waiting, longest first (None for a direct caller from Python)."""
+        return [w.thread for w in self._waiters if not w.done]
+
+    def requeue(self, other: WaitQueue, count: int) -> int:
+        """Move up to `count` waiters (longest first) to the back of `other`, where they
+        keep waiting (their deadlines and descriptions unchanged); how many moved."""
+        moved = 0
+        waiters = self._waiters
+        while waiters and moved < count:
+            w = waiters.popleft()
+            if w.done:
+                w.queued = False
+                continue
+            w.queue = other
+            other._waiters.append(w)
+            moved += 1
+        return moved
 
     def wake_all(self, value: Any = None, *, status: int = _OK) -> int:
         """Wake every waiter (their `wait` returns `value`, or raises for an error

@@ -244,3 +244,50 @@ def test_wait_many_cancel_reports_every_item(k: Kernel) -> None:
     k.run()
     assert out == [(zx.ZX_ERR_CANCELED, [zx.ZX_SIGNAL_HANDLE_CLOSED, zx.ZX_USER_SIGNAL_2])]
     assert observers == [1, 0]  # the other item's observer went with the wait
+
+
+def test_wait_queue_wake_count_threads_requeue_and_on_empty() -> None:
+    """WaitQueue.wake(count), threads(), requeue(other, count) and on_empty, as the
+    futex plugin uses them, driven from plain simulated threads."""
+    with Kernel(seed=3) as k:
+        p = k.create_process("wq")
+        emptied: list[str] = []
+        a = WaitQueue(k, "a", on_empty=lambda q: emptied.append(q.owner))
+        b = WaitQueue(k, "b", on_empty=lambda q: emptied.append(q.owner))
+        got: dict[str, object] = {}
+
+        def waiter(name: str, deadline: int) -> None:
+            try:
+                got[name] = a.wait(deadline, reason=zx.ZX_THREAD_STATE_BLOCKED_FUTEX, description=name)
+            except ZxError as e:
+                got[name] = e.status
+
+        for n in ("t0", "t1", "t2"):
+            k.create_thread(p, waiter, n, zx.ZX_TIME_INFINITE, name=n)
+        short = k.create_thread(p, waiter, "t3", 5_000_000, name="t3")
+        p.zx.nanosleep(deadline_after(k, 1_000_000))
+        order = a.threads()  # the order they blocked in (the seeded scheduler's)
+        assert len(order) == 4 and short in order and len(b) == 0
+        long = [t for t in order if t is not short]
+        assert a.requeue(b, 0) == 0
+        while a.threads()[0] is short:  # keep the timing-out thread in `a`
+            a.requeue(a, 1)
+        first = a.threads()[0]
+        assert a.requeue(b, 1) == 1
+        assert b.threads() == [first] and first not in a.threads()
+        rest = [t for t in long if t is not first]
+        waiting = a.threads()
+        assert sorted(waiting, key=id) == sorted([*rest, short], key=id)
+        while a.threads()[-1] is not short:  # the two long waiters first
+            a.requeue(a, 1)
+        expected = a.threads()[:2]
+        assert a.wake(2, "v") == expected
+        assert a.threads() == [short]
+        p.zx.nanosleep(deadline_after(k, 1_000_000))
+        assert sorted(got) == sorted(t.name.decode() for t in rest) and set(got.values()) == {"v"}
+        assert emptied == []
+        p.zx.nanosleep(deadline_after(k, 10_000_000))  # t3 times out: a is empty now
+        assert got["t3"] == zx.ZX_ERR_TIMED_OUT and emptied == ["a"]
+        assert b.wake(5) == [first] and a.wake(1) == []
+        p.zx.nanosleep(deadline_after(k, 1_000_000))
+        assert got[first.name.decode()] is None and emptied == ["a"]  # woken: not "emptied"

@@ -148,7 +148,9 @@ class KernelObject:
     def _notify(self, signals: int) -> None:
         observers = self.observers
         assert observers is not None
-        keep = [o for o in list(observers) if not o.on_signals(self, signals)]
+        # Zircon pushes each observer to the front of its list: the newest is told first.
+        keep = [o for o in observers[::-1] if not o.on_signals(self, signals)]
+        keep.reverse()
         # An observer may have added or removed others while being notified.
         current = self.observers
         if current is observers:

@@ -167,6 +167,11 @@ class Mapping:
         return f"<Mapping {self.base:#x}+{self.size:#x} koid={self.obj.koid} perms={self.perms}>"
 
 
+#: Bumped on every change to any VMAR's layout (a mapping or sub-VMAR added, removed or
+#: split); a VMAR's cached lookup is valid only for the generation it was made in.
+_layout_generation = [0]
+
+
 class Vmar(KernelObject):
     """A virtual memory address region: sub-regions and mappings of one process."""
 
@@ -175,7 +180,7 @@ class Vmar(KernelObject):
     default_rights = zx.ZX_DEFAULT_VMAR_RIGHTS
     waitable = False
 
-    __slots__ = ("base", "children", "destroyed", "flags", "parent", "process", "size")
+    __slots__ = ("_last", "base", "children", "destroyed", "flags", "parent", "process", "size")
 
     def __init__(
         self, kernel: Kernel, process: Process, parent: Vmar | None, base: int, size: int, flags: int
@@ -188,6 +193,9 @@ class Vmar(KernelObject):
         self.flags = flags
         self.children: SortedDict = SortedDict()
         self.destroyed = False
+        # (layout generation, mapping) of the last find_mapping hit: memory accesses
+        # mostly hit the mapping the previous one did.
+        self._last: tuple[int, Mapping] | None = None
 
     @property
     def end(self) -> int:
@@ -217,10 +225,18 @@ class Vmar(KernelObject):
 
     def find_mapping(self, addr: int) -> Mapping | None:
         """The mapping containing `addr` in this VMAR or its descendants."""
+        last = self._last
+        if last is not None and last[0] == _layout_generation[0]:
+            m = last[1]
+            if m.base <= addr < m.base + m.size:
+                return m
         node: Vmar = self
         while True:
             child = node.child_at(addr)
-            if child is None or isinstance(child, Mapping):
+            if child is None:
+                return None
+            if isinstance(child, Mapping):
+                self._last = (_layout_generation[0], child)
                 return child
             node = child
 
@@ -397,6 +413,7 @@ class Vmar(KernelObject):
         return mapping
 
     def _insert_mapping(self, m: Mapping) -> None:
+        _layout_generation[0] += 1
         self.children[m.base] = m
         m.obj.retain()
         m.obj.mapping_added(m)
@@ -405,6 +422,7 @@ class Vmar(KernelObject):
             k.emit("mapping_created", self.koid, m.base, m.size, m.obj.koid, m.offset, m.perms)
 
     def _remove_mapping(self, m: Mapping) -> None:
+        _layout_generation[0] += 1
         del self.children[m.base]
         k = self.kernel
         if k.trace is not None:
@@ -416,6 +434,7 @@ class Vmar(KernelObject):
         """Split mapping `m` at `at`; returns the upper part (both stay mapped)."""
         upper = Mapping(self, at, m.end - at, m.obj, m.offset + (at - m.base), m.perms, m.max_perms,
                         m.flags)
+        _layout_generation[0] += 1
         m.size = at - m.base
         self.children[at] = upper
         upper.obj.retain()
@@ -608,6 +627,7 @@ class Vmar(KernelObject):
         child_flags = flags & (_CAN_MAP | zx.ZX_VM_CAN_MAP_SPECIFIC | zx.ZX_VM_COMPACT)
         child = Vmar(kernel, self.process, self, base, size, child_flags)
         child.retain()  # the parent's reference, dropped when the child is destroyed
+        _layout_generation[0] += 1
         self.children[base] = child
         kernel.publish(child, self.process.koid)
         return child
@@ -619,6 +639,7 @@ class Vmar(KernelObject):
         self.destroy_all()
         parent = self.parent
         if parent is not None and parent.children.get(self.base) is self:
+            _layout_generation[0] += 1
             del parent.children[self.base]
             self.release()
 
@@ -732,6 +753,17 @@ def read_memory(process: Process, addr: int, length: int) -> bytes:
 def write_memory(process: Process, addr: int, data: bytes) -> None:
     """Write `data` at `addr` through the process's mappings (all or nothing)."""
     data = bytes(data)
+    root = process.root_vmar
+    if root is not None and type(addr) is int and addr >= 0 and not process.exited:
+        # Fast path: one writable mapping holds the whole range (else the general path,
+        # which also reports the fault).
+        m = root.find_mapping(addr)
+        if m is not None and m.perms & zx.ZX_VM_PERM_WRITE and addr + len(data) <= m.base + m.size \
+                and not m.flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE:
+            off = m.offset + (addr - m.base)
+            if off + len(data) <= m.obj.mappable_size():
+                m.obj.write_bytes(off, data)
+                return
     pieces = list(_access(process, addr, len(data), zx.ZX_VM_PERM_WRITE, "write"))
     pos = 0
     for m, off, n in pieces:

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from typing import Any
 
 from microsim import hookimpl, zx
+from microsim.blocking import WaitQueue
 from microsim.core.handle import Handle
 from microsim.core.object import PeeredObject
-from microsim.core.sched import Wait
 from microsim.core.syscall import arg_bytes, arg_i64, arg_u32
 from microsim.errors import ZxError
 from microsim.kernel import Kernel
@@ -71,7 +71,9 @@ class Channel(PeeredObject):
     def __init__(self, kernel: Kernel) -> None:
         super().__init__(kernel)
         self.messages: deque[tuple[bytes, list[Handle]]] = deque()
-        self.call_waiters: list[_CallWait] | None = None
+        # zx_channel_call waiters of this end by txid: a one-thread queue and the slot
+        # the reply is put in.
+        self.call_waiters: dict[int, _Call] | None = None
         self.txid_counter = 0
 
     def on_peer_zero_handles(self) -> None:
@@ -85,15 +87,14 @@ class Channel(PeeredObject):
 
     def _finish_calls(self, status: int) -> None:
         waiters = self.call_waiters
-        if waiters:
-            sched = self.kernel.sched
-            for w in list(waiters):
-                sched.finish(w, status)
         self.call_waiters = None
+        if waiters:
+            for call in list(waiters.values()):
+                call.queue.wake_all(status=status)
 
     def next_txid(self) -> int:
         """A kernel txid (>= 0x80000000) not used by another call waiting on this end."""
-        busy = {w.txid for w in self.call_waiters or ()}
+        busy = self.call_waiters or {}
         while True:
             self.txid_counter = (self.txid_counter + 1) & 0x7FFFFFFF
             txid = self.txid_counter | MIN_KERNEL_TXID
@@ -106,14 +107,12 @@ class Channel(PeeredObject):
         if not waiters or len(data) < 4:
             return False
         txid = int.from_bytes(data[:4], "little")
-        if txid < MIN_KERNEL_TXID:
+        call = waiters.get(txid) if txid >= MIN_KERNEL_TXID else None
+        if call is None or call.reply is not None or not call.queue:
             return False
-        for w in waiters:
-            if w.txid == txid and not w.done:
-                w.reply = (data, handles)
-                self.kernel.sched.finish(w, zx.ZX_OK)
-                return True
-        return False
+        call.reply = (data, handles)
+        call.queue.wake_one()
+        return True
 
     def enqueue(self, p: Process, data: bytes, handles: list[Handle]) -> None:
         """Queue a message (already charged to simulated memory) for this end to read."""
@@ -416,20 +415,14 @@ def sys_channel_read_etc(
     return data, [zx.zx_handle_info_t(h.value, h.obj.obj_type, h.rights, 0) for h in handles]
 
 
-class _CallWait(Wait):
+class _Call:
     """A zx_channel_call waiting on its endpoint for the reply with its txid."""
 
-    def __init__(self, channel: Channel, txid: int) -> None:
-        super().__init__(f"channel_call(koid {channel.koid}, txid {txid:#x})")
-        self.reason = zx.ZX_THREAD_STATE_BLOCKED_CHANNEL
-        self.channel = channel
-        self.txid = txid
-        self.reply: tuple[bytes, list[Handle]] | None = None
+    __slots__ = ("queue", "reply")
 
-    def cancel(self) -> None:
-        waiters = self.channel.call_waiters
-        if waiters and self in waiters:
-            waiters.remove(self)
+    def __init__(self, channel: Channel) -> None:
+        self.queue = WaitQueue(channel.kernel, channel)
+        self.reply: tuple[bytes, list[Handle]] | None = None
 
 
 def _call_handle_values(wr_handles: Any, etc: bool) -> list[Any]:
@@ -475,24 +468,26 @@ def _call(p: Process, handle: int, options: int, deadline: int, args: Any, etc: 
     txid = own.next_txid()
     # Attaching handles, the peer check and the queueing follow zx_channel_write's rules.
     _write(p, handle, 0, txid.to_bytes(4, "little") + buf[4:], list(wr_handles), etc)
-    w = _CallWait(own, txid)
+    call = _Call(own)
     if own.call_waiters is None:
-        own.call_waiters = [w]
+        own.call_waiters = {txid: call}
     else:
-        own.call_waiters.append(w)
-    if deadline <= k.now:
-        k.sched.finish(w, zx.ZX_ERR_TIMED_OUT)
-        raise ZxError(zx.ZX_ERR_TIMED_OUT)
+        own.call_waiters[txid] = call
     try:
-        status = k.sched.block(w, deadline)
+        call.queue.wait(deadline, reason=zx.ZX_THREAD_STATE_BLOCKED_CHANNEL,
+                        description=lambda: f"channel_call(koid {own.koid}, txid {txid:#x})")
     except BaseException:
-        if w.reply is not None:
-            for h in w.reply[1]:
+        if call.reply is not None:  # replied, then killed before it could run
+            for h in call.reply[1]:
                 k.close_handle(h)
         raise
-    if status != zx.ZX_OK or w.reply is None:
-        raise ZxError(status if status != zx.ZX_OK else zx.ZX_ERR_INTERNAL)
-    data, handles = w.reply
+    finally:
+        waiters = own.call_waiters
+        if waiters is not None and waiters.get(txid) is call:
+            del waiters[txid]
+    if call.reply is None:
+        raise ZxError(zx.ZX_ERR_INTERNAL)
+    data, handles = call.reply
     if len(data) > rd_bytes or len(handles) > rd_handles:
         # The reply is consumed and discarded (its handles closed); actual_* not written.
         for h in handles:

@@ -27,12 +27,11 @@ spelling), addresses 4-byte aligned and non-zero.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from microsim import hookimpl, zx
-from microsim.core.sched import Wait
+from microsim.blocking import WaitQueue
 from microsim.core.syscall import arg_i64, arg_u32
 from microsim.errors import MemoryFault, ZxError
 from microsim.kernel import Kernel
@@ -42,62 +41,72 @@ from microsim.objects.thread import Thread
 description = "futexes: wait queues on aligned int32 words of a process's memory"
 
 _INVALID_ARGS = zx.ZX_ERR_INVALID_ARGS
+_BAD_STATE = zx.ZX_ERR_BAD_STATE
+_U64_END = 1 << 64
+_U32_MAX = (1 << 32) - 1
+_I32_END = 1 << 31
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
 _PERM_READ = zx.ZX_VM_PERM_READ
 
 
+_BLOCKED_FUTEX = zx.ZX_THREAD_STATE_BLOCKED_FUTEX
+
+
 class Futex:
-    """The waiters and owner of one futex address."""
+    """The waiters (a `WaitQueue`, FIFO) and owner of one futex address."""
 
-    __slots__ = ("addr", "owner", "waiters")
+    __slots__ = ("addr", "description", "owner", "waiters")
 
-    def __init__(self, addr: int) -> None:
+    def __init__(self, ctx: FutexContext, kernel: Kernel, addr: int) -> None:
         self.addr = addr
-        self.waiters: deque[_FutexWait] = deque()
+        self.waiters = WaitQueue(kernel, self, on_empty=ctx.emptied)
         self.owner: Thread | None = None
+        self.description = f"futex_wait(addr {addr:#x})"
 
 
 class FutexContext:
     """A process's futexes, by address."""
 
-    __slots__ = ("futexes",)
+    __slots__ = ("futexes", "kernel", "spare")
 
-    def __init__(self) -> None:
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
         self.futexes: dict[int, Futex] = {}
+        # The futex forgotten last, reused if its address is waited on again (a lock's
+        # futex comes and goes with each contended handoff).
+        self.spare: Futex | None = None
 
     def get(self, addr: int) -> Futex:
         """The futex at `addr` (made on first use)."""
         f = self.futexes.get(addr)
         if f is None:
-            f = self.futexes[addr] = Futex(addr)
+            f = self.spare
+            if f is None or f.addr != addr:
+                f = Futex(self, self.kernel, addr)
+            else:
+                self.spare = None
+            self.futexes[addr] = f
         return f
 
     def tidy(self, f: Futex) -> None:
         """Forget a futex nobody waits on (its owner goes with the last waiter)."""
         if not f.waiters:
             f.owner = None
-            self.futexes.pop(f.addr, None)
+            if self.futexes.get(f.addr) is f:
+                del self.futexes[f.addr]
+                self.spare = f
 
-
-class _FutexWait(Wait):
-    def __init__(self, ctx: FutexContext, futex: Futex, thread: Thread | None) -> None:
-        super().__init__(f"futex_wait(addr {futex.addr:#x})")
-        self.reason = zx.ZX_THREAD_STATE_BLOCKED_FUTEX
-        self.ctx = ctx
-        self.futex = futex
-        self.waiter = thread
-
-    def cancel(self) -> None:
-        f = self.futex
-        if self in f.waiters:
-            f.waiters.remove(self)
-            self.ctx.tidy(f)
+    def emptied(self, queue: WaitQueue) -> None:
+        """The last waiter of a futex left without a wake (timed out or killed)."""
+        self.tidy(queue.owner)
 
 
 def _context(p: Process) -> FutexContext:
     contexts: dict[int, FutexContext] = p.kernel.futex_contexts  # type: ignore[attr-defined]
     ctx = contexts.get(p.koid)
     if ctx is None:
-        ctx = contexts[p.koid] = FutexContext()
+        ctx = contexts[p.koid] = FutexContext(p.kernel)
     return ctx
 
 
@@ -147,8 +156,8 @@ def _alive(t: Thread | None) -> Thread | None:
     return t if t is not None and t.state != "dead" and not t.killed else None
 
 
-def _waiting_on(t: Thread, f: Futex) -> bool:
-    return any(w.waiter is t for w in f.waiters)
+def _waiting_on(t: Thread, f: Futex | None) -> bool:
+    return f is not None and t in f.waiters.threads()
 
 
 def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_owner: int, deadline: int) -> None:
@@ -161,56 +170,63 @@ def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_own
     the caller or already waits here -> INVALID_ARGS. Limits: 4-byte aligned, non-zero
     addresses of the calling process; int32 values.
     """
-    addr = _addr(value_ptr)
-    expected = _value(current_value)
-    deadline = arg_i64(deadline)
-    owner, owner_error = _owner(p, new_futex_owner)
-    if _read(p, addr) != expected:
-        raise ZxError(zx.ZX_ERR_BAD_STATE)
+    # The common case (valid address, value, deadline; no owner) checked inline: this is
+    # every lock's slow path.
+    if type(value_ptr) is not int or value_ptr <= 0 or value_ptr & 3 or value_ptr >= _U64_END:
+        _addr(value_ptr)
+    addr = value_ptr
+    if type(current_value) is int and -_I32_END <= current_value < _I32_END:
+        expected = current_value
+    else:
+        expected = _value(current_value)
+    if type(deadline) is not int or not _I64_MIN <= deadline <= _I64_MAX:
+        deadline = arg_i64(deadline)
+    if new_futex_owner == 0 and type(new_futex_owner) is int:
+        owner, owner_error = None, 0
+    else:
+        owner, owner_error = _owner(p, new_futex_owner)
+    # _read's fast path inlined: the word in one readable mapping of a live process.
+    root = p.root_vmar
+    m = root.find_mapping(addr) if root is not None and not p.exited else None
+    if m is not None and m.perms & _PERM_READ and m.offset + (addr - m.base) + 4 <= m.obj.mappable_size():
+        value = int.from_bytes(m.obj.read_bytes(m.offset + (addr - m.base), 4), "little", signed=True)
+    else:
+        value = _read(p, addr)
+    if value != expected:
+        raise ZxError(_BAD_STATE)
     if owner_error:
         raise ZxError(owner_error)
     k = p.kernel
-    me = k.sched.current
-    ctx = _context(p)
-    f = ctx.get(addr)
-    if owner is not None and (owner is me or _waiting_on(owner, f)):
-        ctx.tidy(f)
+    ctx = k.futex_contexts.get(p.koid) or _context(p)  # type: ignore[attr-defined]
+    if owner is not None and (owner is k.sched.current or _waiting_on(owner, ctx.futexes.get(addr))):
         raise ZxError(_INVALID_ARGS, "bad futex owner")
-    f.owner = _alive(owner)
-    w = _FutexWait(ctx, f, me)
-    f.waiters.append(w)
     if deadline <= k.now:
-        k.sched.finish(w, zx.ZX_ERR_TIMED_OUT)
+        # Zircon would set the owner, time out at once and drop it with the last waiter.
         raise ZxError(zx.ZX_ERR_TIMED_OUT)
-    status = k.sched.block(w, deadline)
-    if status != zx.ZX_OK:
-        raise ZxError(status)
+    f = ctx.futexes.get(addr) or ctx.get(addr)
+    f.owner = None if owner is None else _alive(owner)
+    f.waiters.wait(deadline, reason=_BLOCKED_FUTEX, description=f.description)
     return None
 
 
-def _wake(k: Kernel, f: Futex | None, count: int) -> Thread | None:
+def _wake(f: Futex | None, count: int) -> Thread | None:
     """Wake up to `count` waiters of `f` in FIFO order; the last thread woken."""
-    last: Thread | None = None
     if f is None:
         return None
-    woken = 0
-    while f.waiters and woken < count:
-        w = f.waiters.popleft()
-        last = w.waiter
-        k.sched.finish(w, zx.ZX_OK)
-        woken += 1
-    return last
+    woken = f.waiters.wake(count)
+    return woken[-1] if woken else None
 
 
 def sys_futex_wake(p: Process, value_ptr: int, wake_count: int) -> None:
     """zx_futex_wake: wake up to `wake_count` waiters; the futex's owner becomes none."""
-    addr = _addr(value_ptr)
-    count = arg_u32(wake_count)
-    ctx = _context(p)
-    f = ctx.futexes.get(addr)
+    if type(value_ptr) is not int or value_ptr <= 0 or value_ptr & 3 or value_ptr >= _U64_END:
+        _addr(value_ptr)
+    count = wake_count if type(wake_count) is int and 0 <= wake_count <= _U32_MAX else arg_u32(wake_count)
+    ctx = p.kernel.futex_contexts.get(p.koid)  # type: ignore[attr-defined]
+    f = ctx.futexes.get(value_ptr) if ctx is not None else None
     if f is None:
         return None
-    _wake(p.kernel, f, count)
+    f.waiters.wake(count)
     f.owner = None
     ctx.tidy(f)
     return None
@@ -223,7 +239,7 @@ def sys_futex_wake_single_owner(p: Process, value_ptr: int) -> None:
     f = ctx.futexes.get(addr)
     if f is None:
         return None
-    woken = _wake(p.kernel, f, 1)
+    woken = _wake(f, 1)
     f.owner = woken if f.waiters else None
     ctx.tidy(f)
     return None
@@ -246,19 +262,14 @@ def _requeue(p: Process, value_ptr: int, wake_count: int, current_value: int, re
     ctx = _context(p)
     f = ctx.futexes.get(addr)
     r = ctx.futexes.get(raddr)
-    if owner is not None and ((f is not None and _waiting_on(owner, f)) or (r is not None and _waiting_on(owner, r))):
+    if owner is not None and (_waiting_on(owner, f) or _waiting_on(owner, r)):
         raise ZxError(_INVALID_ARGS, "the requeue owner waits on one of the futexes")
-    k = p.kernel
-    woken = _wake(k, f, count)
+    woken = _wake(f, count)
     if f is not None:
         f.owner = woken if single and f.waiters else None
         if moves and f.waiters:
             r = ctx.get(raddr)
-            while f.waiters and moves:
-                w = f.waiters.popleft()
-                w.futex = r
-                r.waiters.append(w)
-                moves -= 1
+            f.waiters.requeue(r.waiters, moves)
         ctx.tidy(f)
     if r is not None and r.waiters:
         r.owner = _alive(owner)
@@ -314,6 +325,8 @@ def check_invariants(kernel: Kernel, report: Callable[[str], None]) -> None:
         for addr, f in ctx.futexes.items():
             if not f.waiters:
                 report(f"futex {addr:#x} of process {koid}: kept without waiters")
-            for w in f.waiters:
-                if w.done or w.futex is not f:
-                    report(f"futex {addr:#x} of process {koid}: stale waiter")
+            if f.waiters.owner is not f:
+                report(f"futex {addr:#x} of process {koid}: its wait queue belongs elsewhere")
+            for t in f.waiters.threads():
+                if t is not None and t.state == "dead":
+                    report(f"futex {addr:#x} of process {koid}: a dead thread still waits")

@@ -354,6 +354,12 @@ class PageStore:
         """Write `data` at `offset` (pages are created, charged first)."""
         if not data:
             return
+        first, within = divmod(offset, PAGE)
+        if within + len(data) <= PAGE:  # fast path: within one page already held
+            page = self.pages.get(first)
+            if page is not None:
+                page[within : within + len(data)] = data
+                return
         self.ensure(offset // PAGE, (offset + len(data) - 1) // PAGE)
         pos = 0
         pages = self.pages
@@ -654,7 +660,7 @@ class Vmo(MappableObject):
         return self.content.value
 
     def mappable_size(self) -> int:
-        return self.size
+        return self.size_owner._size
 
     def set_size(self, size: int) -> None:
         """Resize (the caller checked rights and resizability)."""
@@ -723,10 +729,15 @@ class Vmo(MappableObject):
         self.store.write(self.base + offset, data)
 
     def read_bytes(self, offset: int, length: int) -> bytes:
-        return self.read(offset, length)
+        # `read` inlined: every access through a mapping comes here.
+        if offset < 0 or length < 0 or offset + length > self.size_owner._size:
+            self._check(offset, length)
+        return self.store.read(self.base + offset, length)
 
     def write_bytes(self, offset: int, data: bytes) -> None:
-        self.write(offset, data)
+        if offset < 0 or offset + len(data) > self.size_owner._size:
+            self._check(offset, len(data))
+        self.store.write(self.base + offset, data)
 
     def committed_pages(self, offset: int = 0, length: int | None = None) -> int:
         """Pages of the range that hold memory."""
