@@ -560,12 +560,11 @@ def count_held_handles(kernel: Kernel, count: Callable[[Handle, str], None]) -> 
         for i, (_, handles) in enumerate(obj.messages):
             for h in handles:
                 count(h, f"{obj!r} message {i}")
-    # A reply handed to a zx_channel_call whose thread has not resumed yet.
-    sched = kernel.sched
-    for w in [t.wait for t in sched.threads] + list(sched.direct_waits):
-        if isinstance(w, _CallWait) and w.reply is not None:
-            for h in w.reply[1]:
-                count(h, f"reply to channel_call txid {w.txid:#x}")
+        # A reply handed to a zx_channel_call whose thread has not resumed yet.
+        for txid, call in (obj.call_waiters or {}).items():
+            if call.reply is not None:
+                for h in call.reply[1]:
+                    count(h, f"{obj!r} reply to channel_call txid {txid:#x}")
 
 
 @hookimpl
