@@ -167,11 +167,14 @@ def _plain(value: Any) -> Any:
 
 
 def describe_state(obj: Any) -> tuple[Any, ...]:
-    """A generic walk of one object's own fields (slots and `__dict__`), summarised."""
-    out = [(name, _plain(getattr(obj, name, None))) for name in _slots(type(obj))]
+    """A generic walk of one object's own fields (slots and `__dict__`), summarised.
+    Private fields (a leading underscore: lookup caches and the like) are left out."""
+    out = [(name, _plain(getattr(obj, name, None))) for name in _slots(type(obj))
+           if not name.startswith("_")]
     d = getattr(obj, "__dict__", None)
     if d:
-        out += [(k, _plain(v)) for k, v in sorted(d.items()) if k not in _BASE_SLOTS]
+        out += [(k, _plain(v)) for k, v in sorted(d.items())
+                if k not in _BASE_SLOTS and not k.startswith("_")]
     return tuple(out)
 
 
