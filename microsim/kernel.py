@@ -16,7 +16,7 @@ import pluggy
 
 from microsim import zx
 from microsim.core.eventlog import CORE_EVENT_KINDS, TRACE_FORMAT_VERSION, EventLog
-from microsim.core.handle import Handle, encode_handle_value
+from microsim.core.handle import Handle, handle_values
 from microsim.core.info import InfoHandler, InfoTopic, PropertySpec
 from microsim.core.invariants import assert_invariants
 from microsim.core.memory import Memory
@@ -106,8 +106,8 @@ class Kernel:
         self.processes: list[Process] = []
         self.mem = Memory(memory)
         self._rngs: dict[str, random.Random] = {}
-        self._handle_index = 0
-        self._handle_mask = self.random("handles").getrandbits(30) << 2
+        # Handle values, drawn in order (`next(kernel.handle_values)`); see core/handle.py.
+        self.handle_values = handle_values(self.random("handles").getrandbits(30) << 2)
         self.closed = False
         # Handles each exited process still held when it exited (koid -> count).
         self.exit_leaks: dict[int, int] = {}
@@ -415,8 +415,7 @@ class Kernel:
     # ------------------------------------------------------------------ handles
     def next_handle_value(self) -> int:
         """A fresh handle value (unique kernel-wide, not reused for 2**30 handles)."""
-        self._handle_index += 1
-        return encode_handle_value(self._handle_index, self._handle_mask)
+        return next(self.handle_values)
 
     def new_handle(
         self, process: Process, obj: KernelObject, rights: int, reason: str = "create",
@@ -440,9 +439,14 @@ class Kernel:
         obj = handle.obj
         obj.handle_count -= 1
         if obj.handle_count == 0:
-            obj.on_zero_handles()
-            if obj.kernel_refs == 0:
-                self.destroy(obj)
+            self.last_handle_closed(obj)
+
+    def last_handle_closed(self, obj: KernelObject) -> None:
+        """`obj` lost its last handle: tell it (Zircon's on_zero_handles), and destroy it
+        if no kernel reference keeps it."""
+        obj.on_zero_handles()
+        if obj.kernel_refs == 0:
+            self.destroy(obj)
 
     # ------------------------------------------------------------------ processes
     def create_process(

@@ -615,6 +615,21 @@ def test_policy_kill_and_bad_handle_exception(k: Kernel, host: Any) -> None:
     assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
 
 
+@pytest.mark.parametrize("bad_call", [
+    lambda z: z.handle_duplicate(777, zx.ZX_RIGHT_SAME_RIGHTS),
+    lambda z: z.handle_close(777),
+    lambda z: z.handle_replace(777, zx.ZX_RIGHT_SAME_RIGHTS),
+    lambda z: z.object_signal(777, 0, 0),
+])
+def test_bad_handle_policy_applies_to_every_lookup(k: Kernel, host: Any, bad_call: Any) -> None:
+    # ZX_POL_BAD_HANDLE with KILL: a syscall naming a bad handle kills the process.
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    host.zx.job_set_policy(job, zx.ZX_JOB_POL_RELATIVE, zx.ZX_JOB_POL_BASIC_V1,
+                           [zx.zx_policy_basic_v1_t(zx.ZX_POL_BAD_HANDLE, zx.ZX_POL_ACTION_KILL)])
+    code, out = _run_in_job(k, host, job, lambda z, out: (bad_call(z), out.append("after")))
+    assert code == zx.ZX_TASK_RETCODE_POLICY_KILL and out == []
+
+
 def test_job_set_critical(k: Kernel, host: Any) -> None:
     root = host.zx.job_default()
     job = host.zx.job_create(root, 0)

@@ -6,6 +6,9 @@ toward its object's handle count, as in Zircon.
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,7 +45,25 @@ _INDEX_MASK = (1 << _INDEX_BITS) - 1
 _SCRAMBLE = 0x2545F491  # odd
 
 
+_BLOCK = 4096
+
+
 def encode_handle_value(index: int, mask: int) -> int:
     """The handle value for the `index`-th handle allocated by a kernel with `mask`."""
     scrambled = (index * _SCRAMBLE) & _INDEX_MASK
     return ((scrambled << 2) | 0b11) ^ mask
+
+
+def _value_block(mask: int, first: int) -> list[int]:
+    return [((((i * _SCRAMBLE) & _INDEX_MASK) << 2) | 0b11) ^ mask for i in range(first, first + _BLOCK)]
+
+
+def handle_values(mask: int) -> Iterator[int]:
+    """Every handle value of a kernel with `mask`, in allocation order (index 1, 2, ...).
+
+    Values are made in blocks of 4,096 by one comprehension and handed out by C-level
+    iterators, so taking the next one costs no Python frame: handle creation is on every
+    hot path. `encode_handle_value` states the same mapping one value at a time.
+    """
+    return itertools.chain.from_iterable(map(functools.partial(_value_block, mask),
+                                             itertools.count(1, _BLOCK)))

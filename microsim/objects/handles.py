@@ -23,7 +23,7 @@ def sys_handle_duplicate(p: Process, handle: int, rights: int) -> int:
     """zx_handle_duplicate: a new handle to the same object with `rights` (or the same)."""
     h = p.handles.get(handle) if type(handle) is int else None
     if h is None:
-        raise ZxError(_BAD_HANDLE)
+        raise p.bad_handle()  # ZX_ERR_BAD_HANDLE, after the job's ZX_POL_BAD_HANDLE
     if not h.rights & _DUP:
         raise ZxError(zx.ZX_ERR_ACCESS_DENIED)
     if rights == _SAME and type(rights) is int:
@@ -33,7 +33,13 @@ def sys_handle_duplicate(p: Process, handle: int, rights: int) -> int:
         if rights & h.rights != rights:
             raise ZxError(_INVALID_ARGS, "rights must be a subset of the handle's rights")
         new_rights = rights
-    return p.kernel.new_handle(p, h.obj, new_rights, "duplicate")
+    # Kernel.new_handle's steps, inline: duplicate + close is the hottest pair of syscalls.
+    mem = p.kernel.mem
+    if mem.armed:
+        mem.alloc("handle")
+    obj = h.obj
+    obj.handle_count += 1
+    return p.add_handle(Handle(obj, new_rights), "duplicate")
 
 
 def sys_handle_replace(p: Process, handle: int, rights: int) -> int:
@@ -59,10 +65,13 @@ def sys_handle_replace(p: Process, handle: int, rights: int) -> int:
 
 def sys_handle_close(p: Process, handle: int) -> None:
     """zx_handle_close: close a handle (ZX_HANDLE_INVALID is accepted and ignored)."""
-    if handle == zx.ZX_HANDLE_INVALID and type(handle) is int:
+    if handle == 0 and type(handle) is int:  # ZX_HANDLE_INVALID
         return None
-    h = p.take_handle(handle, "close")
-    p.kernel.close_handle(h)
+    obj = p.take_handle(handle, "close").obj
+    # Kernel.close_handle, inline (the hottest syscall pair is duplicate + close).
+    obj.handle_count -= 1
+    if obj.handle_count == 0:
+        p.kernel.last_handle_closed(obj)
     return None
 
 

@@ -323,7 +323,7 @@ class Process(KernelObject):
         does) and reserved the table entry (`kernel.mem.alloc("handle")`).
         """
         kernel = self.kernel
-        value = kernel.next_handle_value()
+        value = next(kernel.handle_values)
         handle.value = value
         handle.owner = self
         self.handles[value] = handle
