@@ -9,15 +9,11 @@ from microsim_port import MAX_USER_PACKETS, PACKET_BYTES
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 R = zx.ZX_CHANNEL_READABLE
 Args = zx.zx_channel_call_args_t
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 R = zx.ZX_CHANNEL_READABLE
 W = zx.ZX_CHANNEL_WRITABLE
@@ -16,11 +17,6 @@ PC = zx.ZX_CHANNEL_PEER_CLOSED
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel(plugins=["vmo", "channel", "port"]).create_process("chan")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def signals(p: Process, h: int) -> int:

@@ -6,17 +6,13 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 POS = zx.ZX_COUNTER_POSITIVE
 NONPOS = zx.ZX_COUNTER_NON_POSITIVE
 I64_MAX = (1 << 63) - 1
 I64_MIN = -(1 << 63)
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def signals(p: Process, h: int) -> int:

@@ -6,16 +6,12 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 SIG = zx.ZX_EVENT_SIGNALED
 PC = zx.ZX_EVENTPAIR_PEER_CLOSED
 U0 = zx.ZX_USER_SIGNAL_0
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def signals(p: Process, h: int) -> int:

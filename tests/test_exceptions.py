@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 
 from microsim import Kernel, MemoryFault, ZxError, vdso, zx
+from microsim.testing.calls import status
 
 INF = zx.ZX_TIME_INFINITE
 
-
-def status(fn: Any, *args: Any) -> int:
-    try:
-        fn(*args)
-    except ZxError as e:
-        return e.status
-    return zx.ZX_OK
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 R = zx.ZX_FIFO_READABLE
 W = zx.ZX_FIFO_WRITABLE
 PC = zx.ZX_FIFO_PEER_CLOSED
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def signals(p: Process, h: int) -> int:

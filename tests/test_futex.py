@@ -11,15 +11,11 @@ from microsim.errors import Deadlock
 from microsim.kernel import Kernel
 from microsim.objects.process import Process
 from microsim.objects.thread import Thread
+from microsim.testing.calls import status
 
 INF = zx.ZX_TIME_INFINITE
 RW = zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 @pytest.fixture

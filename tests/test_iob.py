@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from microsim import Kernel, ZxError, zx
 from microsim.objects.process import Process
 from microsim.testing import TraceCapture
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 RW = 0x33  # kIoBufferEpRwMap: both endpoints map read+write
@@ -42,11 +43,6 @@ def region(access: int = RW, size: int = P, discipline: int = NONE, **kw: int) -
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel(plugins=["vmo", "iob"]).create_process("iob-test")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def map_(p: Process, h: int, idx: int, off: int, length: int, perms: int) -> int:

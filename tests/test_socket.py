@@ -9,6 +9,7 @@ from microsim_socket import SOCKET_MAX
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 R = zx.ZX_SOCKET_READABLE
 W = zx.ZX_SOCKET_WRITABLE
@@ -24,11 +25,6 @@ EN = zx.ZX_SOCKET_DISPOSITION_WRITE_ENABLED
 RXT = zx.ZX_PROP_SOCKET_RX_THRESHOLD
 TXT = zx.ZX_PROP_SOCKET_TX_THRESHOLD
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def signals(p: Process, h: int) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from microsim import ZxError, zx
+from microsim import zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 from microsim.testing.conformance import conformance_suite
 
 P = zx.ZX_PAGE_SIZE
@@ -20,11 +21,6 @@ START, CURRENT, END = (
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel(plugins=["vmo", "stream"]).create_process("stream-test")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def empty_vmo(p: Process, size: int = P, options: int = 0) -> int:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from microsim import ZxError, zx
+from microsim import zx
 from microsim.kernel import Kernel
-
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
+from microsim.testing.calls import status
 
 
 def draws(seed: int) -> list[bytes]:

@@ -11,18 +11,12 @@ from microsim import Kernel, ProcessExitedError, ZxError, spawn, vdso, zx
 from microsim.cli import main as cli_main
 from microsim.core.invariants import collect
 from microsim.runner import run_program
+from microsim.testing.calls import status
 from microsim.testing.conformance import conformance_suite, garbage_calls
 
 INF = zx.ZX_TIME_INFINITE
 NO_ALL = zx.ZX_JOB_NO_JOBS | zx.ZX_JOB_NO_PROCESSES | zx.ZX_JOB_NO_CHILDREN
 
-
-def status(fn: Any, *args: Any) -> int:
-    try:
-        fn(*args)
-    except ZxError as e:
-        return e.status
-    return zx.ZX_OK
 
 
 @pytest.fixture

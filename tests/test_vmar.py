@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from microsim import MemoryFault, ZxError, zx
+from microsim import MemoryFault, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 R, W, X = zx.ZX_VM_PERM_READ, zx.ZX_VM_PERM_WRITE, zx.ZX_VM_PERM_EXECUTE
@@ -18,11 +19,6 @@ SPEC = zx.ZX_VM_SPECIFIC
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel(plugins=["vmo"]).create_process("vmar-test")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def root(p: Process) -> int:

@@ -6,8 +6,9 @@ import tracemalloc
 
 import pytest
 
-from microsim import ZxError, zx
+from microsim import zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -17,11 +18,6 @@ U64 = 2**64 - 1
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel(plugins=["vmo"]).create_process("vmo-test")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def test_create_sizes_and_options(p: Process) -> None:

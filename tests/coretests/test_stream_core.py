@@ -15,6 +15,7 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -31,11 +32,6 @@ BUF = b"0123456789ABCDEF\0"
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("stream-core")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def rights(p: Process, h: int) -> int:

@@ -12,6 +12,7 @@ import pytest
 
 from microsim import MemoryFault, ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -27,11 +28,6 @@ SPEC = zx.ZX_VM_SPECIFIC
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("test-proc-vmar")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def mapped(p: Process, addr: int) -> bool:

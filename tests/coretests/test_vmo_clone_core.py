@@ -12,8 +12,9 @@ import itertools
 
 import pytest
 
-from microsim import ZxError, zx
+from microsim import zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 SNAP = zx.ZX_VMO_CHILD_SNAPSHOT
@@ -23,11 +24,6 @@ SNAP = zx.ZX_VMO_CHILD_SNAPSHOT
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("vmo-clone-core")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def write(p: Process, v: int, data: int, offset: int = 0) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from microsim import MemoryFault, ZxError, zx
+from microsim import MemoryFault, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -24,11 +25,6 @@ RW = R | W
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("vmo-core")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def fault(fn, *args) -> int:  # type: ignore[no-untyped-def]

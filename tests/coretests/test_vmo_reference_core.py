@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from microsim import ZxError, zx
+from microsim import zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 REF = zx.ZX_VMO_CHILD_REFERENCE
@@ -19,11 +20,6 @@ REF = zx.ZX_VMO_CHILD_REFERENCE
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("vmo-ref-core")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def rd(p: Process, v: int) -> bytes:

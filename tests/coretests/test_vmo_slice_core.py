@@ -10,6 +10,7 @@ import pytest
 
 from microsim import ZxError, zx
 from microsim.objects.process import Process
+from microsim.testing.calls import status
 
 P = zx.ZX_PAGE_SIZE
 U64 = 2**64 - 1
@@ -20,11 +21,6 @@ SLICE = zx.ZX_VMO_CHILD_SLICE
 def p(make_kernel) -> Process:  # type: ignore[no-untyped-def]
     return make_kernel().create_process("vmo-slice-core")
 
-
-def status(fn, *args) -> int:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZxError) as e:
-        fn(*args)
-    return e.value.status
 
 
 def u32(p: Process, v: int, off: int) -> int:
