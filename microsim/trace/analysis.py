@@ -295,7 +295,8 @@ _STATUS_TYPES = frozenset({int, _NONE})
 _ARGS_TYPE_SET = frozenset(_ARGS_TYPES)
 _CHUNK_BYTES = 1 << 16
 
-FastChunk = tuple[list[Any], list[list[Any]]]
+Group = tuple[list[list[Any]], list[Any], int]
+FastChunk = tuple[list[Any], list[list[Any]], dict[str, Group]]
 
 
 def reset(info: TraceInfo) -> None:
@@ -307,9 +308,9 @@ def reset(info: TraceInfo) -> None:
 
 def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
     """The records of a version-2 trace, a chunk of lines at a time, checked exactly as
-    `scan` checks them but by the shape of the rows: `(kinds, rows)`, rows being the
-    positional arrays of the file (fields in the order of
-    `fast_names(info)[kind]`). The header (line 1) is in `info.header`, not in a chunk.
+    `scan` checks them but column by column: `(kinds, rows, {kind: (its rows, their values
+    flattened, row width)})`, rows being the positional arrays of the file (fields in the
+    order of `fast_names(info)[kind]`; field i of a kind's rows: `flat[i::width]`). The header (line 1) is in `info.header`, not in a chunk.
 
     Raises NotFast, before yielding the chunk concerned, on anything else (a blank, cut or
     malformed line, a record of another kind, a bad field, a version-1 trace): the caller
@@ -334,49 +335,56 @@ def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
         info.records = 1
         info.last_t = head["t"]
         info.line = n = 1
-        ok: set[tuple[Any, ...]] = set()  # (kind, types of the row's values) seen to pass
         # The rows of a chunk hold no cycles: the cycle collector would only re-walk them.
         gc_was = gc.isenabled()
         gc.disable()
         try:
-            yield from _fast_rows(f, info, specs, ok, n)
+            yield from _fast_rows(f, info, specs, n)
         finally:
             if gc_was:
                 gc.enable()
 
 
-def _fast_rows(f: IO[bytes], info: TraceInfo, specs: dict[str, tuple[Any, ...]], ok: set[tuple[Any, ...]],
-               n: int) -> Iterator[FastChunk]:
+def _fast_rows(f: IO[bytes], info: TraceInfo, specs: dict[str, tuple[Any, ...]], n: int) -> Iterator[FastChunk]:
     """The chunks of `fast_chunks` after the header."""
     loads = orjson.loads
     first = operator.itemgetter(0)
+    flatten = itertools.chain.from_iterable
+    compress = itertools.compress
     while lines := f.readlines(_CHUNK_BYTES):
         try:
             rows = list(map(loads, lines))
             kinds = list(map(first, rows))
-            shapes = set(zip(kinds, map(tuple, map(map, itertools.repeat(type), rows))))
+            present = set(kinds)
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
             raise NotFast from None
-        for shape in shapes - ok:
-            if not _shape_ok(shape, specs):
+        groups: dict[str, Group] = {}
+        for kind in present:
+            spec = specs.get(kind) if type(kind) is str else None
+            if spec is None:
                 raise NotFast
-            ok.add(shape)
-        if "syscall" in specs:
-            status = specs["syscall"][2]
-            if any(shape[0] == "syscall" and shape[1][status] is _NONE for shape in shapes):
-                info.unreturned += sum(1 for row in rows if row[0] == "syscall" and row[status] is None)
-        if "trace_end" in kinds:
-            info.complete = True
+            sel = rows if len(present) == 1 else list(compress(rows, map(kind.__eq__, kinds)))
+            width = spec[0]
+            if set(map(len, sel)) != {width}:
+                raise NotFast
+            flat = list(flatten(sel))
+            for idx, want in spec[1]:
+                if set(map(type, flat[idx::width])) != {want}:
+                    raise NotFast
+            if kind == "syscall":
+                statuses = flat[spec[2]::width]
+                if not set(map(type, statuses)) <= _STATUS_TYPES \
+                        or not set(map(type, flat[spec[3]::width])) <= _ARGS_TYPE_SET:
+                    raise NotFast
+                info.unreturned += statuses.count(None)
+            elif kind == "trace_end":
+                info.complete = True
+            groups[kind] = (sel, flat, width)
         n += len(rows)
         info.records += len(rows)
         info.last_t = rows[-1][1]
         info.line = n
-        yield kinds, rows
-
-
-def select(kind: str, kinds: list[Any], rows: list[list[Any]]) -> list[list[Any]]:
-    """The rows of one kind in a chunk of `fast_chunks`."""
-    return list(itertools.compress(rows, map(kind.__eq__, kinds)))
+        yield kinds, rows, groups
 
 
 def _shape_ok(shape: tuple[Any, tuple[type, ...]], specs: dict[str, tuple[Any, ...]]) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from operator import itemgetter
 from typing import IO, Any
 
 from microsim.trace.analysis import (
@@ -20,7 +19,6 @@ from microsim.trace.analysis import (
     fast_names,
     reset,
     scan,
-    select,
     size_str,
     status_str,
     time_str,
@@ -105,31 +103,29 @@ def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]
     names = Names()
     kind_names: dict[str, tuple[str, ...]] = {}
     pos: dict[str, dict[str, int]] = {}
-    for kinds, rows in fast_chunks(path, info):
+    for kinds, _rows, groups in fast_chunks(path, info):
         if not kind_names:
             kind_names = fast_names(info)
             pos = {k: {f: i for i, f in enumerate(v)} for k, v in kind_names.items()}
-        present = set(kinds)
-        for kind in present:
+        present = groups.keys()
+        for kind, (sel, flat, width) in groups.items():
             at = pos[kind]
             if kind == "syscall":
-                sel = select(kind, kinds, rows) if len(present) > 1 else rows
-                statuses.update(zip(map(itemgetter(at["name"]), sel), map(itemgetter(at["status"]), sel)))
+                statuses.update(zip(flat[at["name"]::width], flat[at["status"]::width]))
             elif kind in _HANDLE_DELTA:
                 pass
             elif kind in ("object_created", "object_destroyed", "name"):
-                sel = select(kind, kinds, rows)
                 if kind != "object_destroyed":
                     for row in sel:
                         names.see(dict(zip(kind_names[kind], row)))
                 if kind != "name":
-                    (created if kind == "object_created" else destroyed).update(map(itemgetter(at["type"]), sel))
+                    (created if kind == "object_created" else destroyed).update(flat[at["type"]::width])
             elif kind == "pages":
-                col = list(map(itemgetter(at["committed"]), select(kind, kinds, rows)))
+                col = flat[at["committed"]::width]
                 peak_pages = max(peak_pages, *col)
                 pages = col[-1]
             else:
-                other[kind] += kinds.count(kind)
+                other[kind] += len(sel)
         if "handle_created" in present or "handle_closed" in present:
             steps = list(itertools.accumulate(map(_HANDLE_DELTA.get, kinds, itertools.repeat(0)),
                                               initial=live_handles))
