@@ -236,6 +236,7 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
     processes: dict[int, list[Any]] = {}
     threads: dict[int, list[Any]] = {}
     kind_names: dict[str, tuple[str, ...]] = {}
+    status_names = _STATUS_NAMES
     params: dict[str, tuple[str, ...]] = {}
     at: dict[str, dict[str, int]] = {}
     for _kinds, rows, groups in fast_chunks(path, info):
@@ -277,7 +278,8 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
                 pid = row[3]
                 status = row[i_status]
                 res = row[i_result]
-                sys_rows.append((row[2], row[1], row[i_dur], pid, row[4], name, status, _status_name(status),
+                sys_rows.append((row[2], row[1], row[i_dur], pid, row[4], name, status,
+                                 status_names.get(status) or _status_name(status),
                                  status is not None, h, None if h is None else handle_koid.get((pid, h)),
                                  dumps(args).decode(), None if res is None else dumps(res).decode()))
                 if row[4]:
