@@ -37,6 +37,7 @@ from microsim.trace.analysis import (
     TraceInfo,
     fast_chunks,
     fast_names,
+    no_gc,
     reset,
     scan,
     status_str,
@@ -89,7 +90,8 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
     if isinstance(path, str):
         db.executescript(SCHEMA)
         try:
-            return _load_fast(path, db, info)
+            with no_gc():
+                return _load_fast(path, db, info)
         except NotFast:
             reset(info)
             for table in _TABLES:

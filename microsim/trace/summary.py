@@ -17,6 +17,7 @@ from microsim.trace.analysis import (
     TraceInfo,
     fast_chunks,
     fast_names,
+    no_gc,
     reset,
     scan,
     size_str,
@@ -35,7 +36,8 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
     info = info or TraceInfo()
     if isinstance(path, str):
         try:
-            return _summarize_fast(path, progress, info)
+            with no_gc():
+                return _summarize_fast(path, progress, info)
         except NotFast:
             reset(info)
     statuses: dict[tuple[str, int | None], int] = {}
