@@ -311,9 +311,10 @@ def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
     """The records of a version-2 trace, a chunk of lines at a time, checked exactly as
     `scan` checks them but column by column: `(kinds, rows, {kind: (its rows, their values
     flattened, row width)})`, rows being the positional arrays of the file (fields in the
-    order of `fast_names(info)[kind]`; field i of a kind's rows: `flat[i::width]`). The header (line 1) is in `info.header`, not in a chunk.
+    order of `fast_names(info)[kind]`; field i of a kind's rows: `flat[i::width]`). The
+    header (line 1) is in `info.header`, not in a chunk. Run it inside `no_gc()`.
 
-    Run it inside `no_gc()`. Raises NotFast, before yielding the chunk concerned, on anything else (a blank, cut or
+    Raises NotFast, before yielding the chunk concerned, on anything else (a blank, cut or
     malformed line, a record of another kind, a bad field, a version-1 trace): the caller
     then starts again with `scan`, which gives the same results or the exact error."""
     info.path = path
