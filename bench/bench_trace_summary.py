@@ -1,12 +1,13 @@
 """Benchmark: `trace summary` over one million events, against a bare loop that only
-parses the same file's lines with the same JSON library (orjson), in the same run.
-Target: ratio <= 2x. Run: python bench/bench_trace_summary.py [--events N]
+parses the same file's lines with the same JSON library (orjson), interleaved in the same
+run (bench/harness.py). Target: ratio <= 2x. Run: python bench/bench_trace_summary.py [--events N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
@@ -14,6 +15,9 @@ import orjson
 
 from microsim import Kernel, zx
 from microsim.trace.summary import summarize
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import compare
 
 
 def make_trace(path: str, events: int) -> int:
@@ -55,10 +59,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "big.jsonl")
         lines = make_trace(path, n)
-        b = min(bare(path) for _ in range(3))
-        s = min(tool(path) for _ in range(3))
-    print(f"{lines} events: bare orjson parse {b:.2f} s, trace summary {s:.2f} s")
-    print(f"ratio {s / b:.2f}x  (target <= 2x)")
+        print(f"{lines} events ({os.path.getsize(path) / 1e6:.0f} MB)")
+        compare({"bare orjson parse": lambda: bare(path), "trace summary": lambda: tool(path)},
+                baseline="bare orjson parse", unit="s", scale=1.0, target=2.0)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import operator
 import re
@@ -19,8 +21,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import orjson
+
 from microsim import zx
-from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS, CORE_EVENT_OBJECTS
+from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS, CORE_EVENT_OBJECTS, Schema
 from microsim.trace import SUPPORTED_VERSIONS, TraceError, records
 
 # --------------------------------------------------------------------------- reading
@@ -275,6 +279,171 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
         info.last_t = last_t
     if not count:
         raise TraceError(f"{info.path}: empty trace (no records)")
+
+
+class NotFast(Exception):
+    """The fast reader met something it leaves to `scan` (which gives the exact result or
+    error): raised before the caller has seen any part of the offending chunk."""
+
+
+# Kinds whose records `scan` only checks (no state across records, no rewriting), so the
+# fast reader may check them a chunk at a time.
+_FAST_KINDS = frozenset({"syscall", "handle_created", "handle_closed", "signal", "signal_strobe",
+                         "object_created", "object_destroyed", "name", "pages", "trace_end",
+                         "mapping_created", "mapping_destroyed", "fault"})
+_NONE = type(None)
+_STATUS_TYPES = frozenset({int, _NONE})
+_ARGS_TYPE_SET = frozenset(_ARGS_TYPES)
+_CHUNK_BYTES = 1 << 16
+
+Group = tuple[list[list[Any]], list[Any], int]
+FastChunk = tuple[list[Any], list[list[Any]], dict[str, Group]]
+
+
+def reset(info: TraceInfo) -> None:
+    """Forget what a (given up) scan learnt, keeping `info.also`."""
+    info.header = {}
+    info.complete = False
+    info.records = info.last_t = info.unreturned = info.cut_line = info.line = 0
+
+
+def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
+    """The records of a version-2 trace, a chunk of lines at a time, checked exactly as
+    `scan` checks them but column by column: `(kinds, rows, {kind: (its rows, their values
+    flattened, row width)})`, rows being the positional arrays of the file (fields in the
+    order of `fast_names(info)[kind]`; field i of a kind's rows: `flat[i::width]`). The
+    header (line 1) is in `info.header`, not in a chunk. Run it inside `no_gc()`.
+
+    Raises NotFast, before yielding the chunk concerned, on anything else (a blank, cut or
+    malformed line, a record of another kind, a bad field, a version-1 trace): the caller
+    then starts again with `scan`, which gives the same results or the exact error."""
+    info.path = path
+    loads = orjson.loads
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed by the `with` below)
+    except OSError:
+        raise NotFast from None
+    with f:
+        try:
+            head = loads(f.readline())
+        except orjson.JSONDecodeError:
+            raise NotFast from None
+        if type(head) is not dict or head.get("kind") != "trace_start" or head.get("version") != 2:
+            raise NotFast
+        info.header = head
+        specs = _fast_specs(info)
+        if not _dict_ok(head, _checks(info).get("trace_start")):
+            raise NotFast
+        info.records = 1
+        info.last_t = head["t"]
+        info.line = n = 1
+        yield from _fast_rows(f, info, specs, n)
+
+
+def _fast_rows(f: IO[bytes], info: TraceInfo, specs: dict[str, tuple[Any, ...]], n: int) -> Iterator[FastChunk]:
+    """The chunks of `fast_chunks` after the header."""
+    loads = orjson.loads
+    first = operator.itemgetter(0)
+    flatten = itertools.chain.from_iterable
+    compress = itertools.compress
+    while lines := f.readlines(_CHUNK_BYTES):
+        try:
+            rows = list(map(loads, lines))
+            kinds = list(map(first, rows))
+            present = set(kinds)
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise NotFast from None
+        groups: dict[str, Group] = {}
+        for kind in present:
+            spec = specs.get(kind) if type(kind) is str else None
+            if spec is None:
+                raise NotFast
+            sel = rows if len(present) == 1 else list(compress(rows, map(kind.__eq__, kinds)))
+            width = spec[0]
+            if set(map(len, sel)) != {width}:
+                raise NotFast
+            flat = list(flatten(sel))
+            for idx, want in spec[1]:
+                if set(map(type, flat[idx::width])) != {want}:
+                    raise NotFast
+            if kind == "syscall":
+                statuses = flat[spec[2]::width]
+                if not set(map(type, statuses)) <= _STATUS_TYPES \
+                        or not set(map(type, flat[spec[3]::width])) <= _ARGS_TYPE_SET:
+                    raise NotFast
+                info.unreturned += statuses.count(None)
+            elif kind == "trace_end":
+                info.complete = True
+            groups[kind] = (sel, flat, width)
+        n += len(rows)
+        info.records += len(rows)
+        info.last_t = rows[-1][1]
+        info.line = n
+        yield kinds, rows, groups
+
+
+def _shape_ok(shape: tuple[Any, tuple[type, ...]], specs: dict[str, tuple[Any, ...]]) -> bool:
+    """Whether rows of this kind and these value types pass `scan`'s checks."""
+    kind, types = shape
+    spec = specs.get(kind) if type(kind) is str else None
+    if spec is None or len(types) != spec[0]:
+        return False
+    if any(types[idx] is not want for idx, want in spec[1]):
+        return False
+    return kind != "syscall" or (types[spec[2]] in _STATUS_TYPES and types[spec[3]] in _ARGS_TYPE_SET)
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """The cycle collector paused: the rows of a trace hold no cycles, and collecting while
+    a chunk of them is alive only re-walks them (it doubles the time of a fast read)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def fast_names(info: TraceInfo) -> dict[str, tuple[str, ...]]:
+    """kind -> the names of a version-2 row's positions, from the header."""
+    schema = Schema()
+    schema.update(info.header)
+    return schema.names
+
+
+def _fast_specs(info: TraceInfo) -> dict[str, tuple[Any, ...]]:
+    """kind -> (row length, [(position, type) of each typed field], position of status,
+    position of args) for the kinds the fast reader handles."""
+    names = fast_names(info)
+    out: dict[str, tuple[Any, ...]] = {}
+    for kind, (_, expected, typed, loose) in _checks(info).items():
+        row = names.get(kind)
+        if row is None or kind not in _FAST_KINDS or len(set(row)) != len(row):
+            continue
+        if not set(typed) <= set(row) or not (loose or frozenset()) <= set(row):
+            continue
+        typed_at = [(row.index(name), want) for name, want in zip(typed, expected)]
+        if kind == "syscall":
+            if not {"args", "status", "result"} <= set(row):
+                continue
+            out[kind] = (len(row), typed_at, row.index("status"), row.index("args"))
+        else:
+            out[kind] = (len(row), typed_at, None, None)
+    return out
+
+
+def _dict_ok(rec: dict[str, Any], check: Check | None) -> bool:
+    """Whether a record dict (the header) passes its kind's checks, as `scan` does them."""
+    if check is None:
+        return False
+    getter, expected, _, loose = check
+    try:
+        values = getter(rec)
+    except KeyError:
+        return False
+    return tuple(map(type, values)) == expected and (loose is None or rec.keys() >= loose)
 
 
 _END_KINDS = frozenset({"process_exit", "deadlock", "task_kill", "exception"})

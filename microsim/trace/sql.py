@@ -25,13 +25,24 @@ nanoseconds; JSON columns hold the record's structured values (query them with
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 from typing import IO, Any
 
 import orjson
 
-from microsim.trace.analysis import Names, TraceInfo, scan, status_str
+from microsim.trace.analysis import (
+    Names,
+    NotFast,
+    TraceInfo,
+    fast_chunks,
+    fast_names,
+    no_gc,
+    reset,
+    scan,
+    status_str,
+)
 from microsim.trace.export import ThreadStates
 
 SCHEMA = """
@@ -77,6 +88,15 @@ def _status_name(status: int | None) -> str:
 def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None = None) -> dict[str, int]:
     """Load trace `path` into the (empty) database `db`; returns row counts per table."""
     info = info or TraceInfo()
+    if isinstance(path, str):
+        db.executescript(SCHEMA)
+        try:
+            with no_gc():
+                return _load_fast(path, db, info)
+        except NotFast:
+            reset(info)
+            for table in _TABLES:
+                db.execute(f"DROP TABLE IF EXISTS {table}")
     db.executescript(SCHEMA)
     dumps = orjson.dumps
     names = Names()
@@ -184,6 +204,161 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
         o[3] = names.name.get(koid)
     for pid, p in processes.items():
         p[1] = names.name.get(pid)
+    for tid, th in threads.items():
+        th[2] = names.name.get(tid)
+    db.executemany("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?)", objects.values())
+    db.executemany("INSERT INTO processes VALUES (?,?,?,?,?,?,?)", processes.values())
+    db.executemany("INSERT INTO threads VALUES (?,?,?,?,?,?)", threads.values())
+    slices = [(th, names.process_of.get(th), ts, dur, label) for th, ts, dur, label in states.intervals(info.last_t)]
+    db.executemany("INSERT INTO thread_slices VALUES (?,?,?,?,?)", slices)
+    counts.update(objects=len(objects), processes=len(processes), threads=len(threads), thread_slices=len(slices))
+    db.executescript(INDEXES)
+    db.commit()
+    return dict(sorted(counts.items()))
+
+
+_TABLES = ("processes", "threads", "syscalls", "objects", "handles", "signals", "thread_states",
+           "thread_slices", "deadlocks", "events")
+_INSERTS = {
+    "syscalls": "INSERT INTO syscalls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "handles": "INSERT INTO handles VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "signals": "INSERT INTO signals VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "events": "INSERT INTO events VALUES (?,?,?,?,?,?)",
+}
+
+
+_MULTI = 100  # rows per INSERT statement of the fast path
+_MULTI_INSERTS: dict[str, str] = {}
+
+
+def _insert(db: sqlite3.Connection, table: str, batch: list[tuple[Any, ...]]) -> None:
+    """Insert the rows, `_MULTI` per statement (about half the cost of one per row)."""
+    width = len(batch[0])
+    stmt = _MULTI_INSERTS.get(table)
+    if stmt is None:
+        one = "(" + ",".join("?" * width) + ")"
+        stmt = _MULTI_INSERTS[table] = f"INSERT INTO {table} VALUES " + ",".join([one] * _MULTI)
+    full = len(batch) - len(batch) % _MULTI
+    flatten = itertools.chain.from_iterable
+    for i in range(0, full, _MULTI):
+        db.execute(stmt, list(flatten(batch[i:i + _MULTI])))
+    if full < len(batch):
+        db.executemany(_INSERTS[table], batch[full:])
+
+
+def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, int]:
+    """`load` from `fast_chunks` (NotFast: the trace needs `scan`; the caller drops the tables)."""
+    dumps = orjson.dumps
+    names = Names()
+    states = ThreadStates()
+    counts = dict.fromkeys(("syscalls", "handles", "signals", "thread_states", "events", "deadlocks"), 0)
+    open_handles: dict[tuple[int, int], list[Any]] = {}
+    handle_koid: dict[tuple[int, int], int] = {}
+    objects: dict[int, list[Any]] = {}
+    processes: dict[int, list[Any]] = {}
+    threads: dict[int, list[Any]] = {}
+    kind_names: dict[str, tuple[str, ...]] = {}
+    status_names = _STATUS_NAMES
+    params: dict[str, tuple[str, ...]] = {}
+    at: dict[str, dict[str, int]] = {}
+    for _kinds, rows, groups in fast_chunks(path, info):
+        if not kind_names:
+            kind_names = fast_names(info)
+            params = {k: tuple(v) for k, v in (info.header.get("syscalls") or {}).items()}
+            at = {k: {f: i for i, f in enumerate(v)} for k, v in kind_names.items()}
+            states.cost = info.header.get("syscall_ns") or states.cost
+        sys_rows: list[tuple[Any, ...]] = []
+        h_rows: list[tuple[Any, ...]] = []
+        sig_rows: list[tuple[Any, ...]] = []
+        ev_rows: list[tuple[Any, ...]] = []
+        if "syscall" in groups:
+            s = at["syscall"]
+            i_name, i_args, i_status, i_result, i_dur = s["name"], s["args"], s["status"], s["result"], s["dur"]
+        if "handle_created" in groups:
+            hc = at["handle_created"]
+            hc_h, hc_k, hc_r, hc_why = hc["handle"], hc["koid"], hc["rights"], hc["reason"]
+        if "handle_closed" in groups:
+            hx = at["handle_closed"]
+            hx_h, hx_why = hx["handle"], hx["reason"]
+        if "signal" in groups:
+            sg = at["signal"]
+            sg_k, sg_o, sg_n = sg["koid"], sg["old"], sg["new"]
+        for row in rows:
+            kind = row[0]
+            if kind == "syscall":
+                args = row[i_args]
+                name = row[i_name]
+                if type(args) is list:
+                    p = params.get(name, ())
+                    named = dict(zip(p, args))
+                    if len(args) > len(p):
+                        named["*extra"] = args[len(p):]
+                    args = named
+                h = args.get("handle") if type(args) is dict else None
+                if type(h) is not int:
+                    h = None
+                pid = row[3]
+                status = row[i_status]
+                res = row[i_result]
+                sys_rows.append((row[2], row[1], row[i_dur], pid, row[4], name, status,
+                                 status_names.get(status) or _status_name(status),
+                                 status is not None, h, None if h is None else handle_koid.get((pid, h)),
+                                 dumps(args).decode(), None if res is None else dumps(res).decode()))
+                if row[4]:
+                    rec = dict(zip(kind_names[kind], row))
+                    rec["args"] = args
+                    states.syscall(rec)
+            elif kind == "signal":
+                old, new = row[sg_o], row[sg_n]
+                sig_rows.append((row[1], row[2], row[3], row[4], row[sg_k], old, new, new & ~old, old & ~new, 0))
+            elif kind == "handle_created":
+                key = (row[3], row[hc_h])
+                open_handles[key] = [row[3], row[hc_h], row[hc_k], row[hc_r], row[1], row[2], row[hc_why],
+                                     None, None, None]
+                handle_koid[key] = row[hc_k]
+            elif kind == "handle_closed":
+                hkey = (row[3], row[hx_h])
+                if hkey in open_handles:
+                    hrow = open_handles.pop(hkey)
+                    hrow[7:10] = row[1], row[2], row[hx_why]
+                    h_rows.append(tuple(hrow))
+            else:
+                rec = dict(zip(kind_names[kind], row))
+                if kind == "signal_strobe":
+                    sig_rows.append((rec["t"], rec["sc"], rec["pid"], rec["tid"], rec["koid"], None, None,
+                                     rec["signals"], 0, 1))
+                elif kind == "object_created":
+                    names.see(rec)
+                    koid = rec["koid"]
+                    objects[koid] = [koid, rec["type"], rec.get("obj_type"), None, rec.get("owner"),
+                                     rec.get("related_koid"), rec["t"], rec["sc"], None]
+                    if rec["type"] == "process":
+                        processes[koid] = [koid, None, rec.get("owner"), rec["t"], None, None, None]
+                    elif rec["type"] == "thread":
+                        threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None,
+                                         None]
+                elif kind == "object_destroyed":
+                    o = objects.get(rec["koid"])
+                    if o is not None:
+                        o[8] = rec["t"]
+                elif kind == "name":
+                    names.see(rec)
+                else:
+                    fields = {k: v for k, v in rec.items() if k not in ("kind", "t", "sc", "pid", "tid")}
+                    ev_rows.append((rec["t"], rec["sc"], rec["pid"], rec["tid"], kind, dumps(fields).decode()))
+        for table, batch in (("syscalls", sys_rows), ("handles", h_rows), ("signals", sig_rows),
+                             ("events", ev_rows)):
+            if batch:
+                _insert(db, table, batch)
+                counts[table] += len(batch)
+    h_rows = [tuple(r) for r in open_handles.values()]
+    if h_rows:
+        _insert(db, "handles", h_rows)
+    counts["handles"] += len(h_rows)
+    for koid, o in objects.items():
+        o[3] = names.name.get(koid)
+    for pid, proc in processes.items():
+        proc[1] = names.name.get(pid)
     for tid, th in threads.items():
         th[2] = names.name.get(tid)
     db.executemany("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?)", objects.values())

@@ -7,16 +7,39 @@ per-event objects.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from typing import IO, Any
 
-from microsim.trace.analysis import Names, TraceInfo, scan, size_str, status_str, time_str, wait_str
+from microsim.trace.analysis import (
+    Names,
+    NotFast,
+    TraceInfo,
+    fast_chunks,
+    fast_names,
+    no_gc,
+    reset,
+    scan,
+    size_str,
+    status_str,
+    time_str,
+    wait_str,
+)
+
+_HANDLE_DELTA = {"handle_created": 1, "handle_closed": -1}
+_OBJECT_DELTA = {"object_created": 1, "object_destroyed": -1}
 
 
 def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | None = None) -> dict[str, Any]:
     """The summary of a trace as a JSON-ready dict (statuses by name; a syscall that never
     returned counts as "did not return", never as ZX_OK)."""
     info = info or TraceInfo()
+    if isinstance(path, str):
+        try:
+            with no_gc():
+                return _summarize_fast(path, progress, info)
+        except NotFast:
+            reset(info)
     statuses: dict[tuple[str, int | None], int] = {}
     created: dict[str, int] = {}
     destroyed: dict[str, int] = {}
@@ -66,6 +89,66 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
             other[kind] = other.get(kind, 0) + 1
         if progress is not None and not n & 0xFFFF:
             progress(n)
+    return _result(info, statuses, created, destroyed, other, names, exits, deadlocks,
+                   (live_objects, peak_objects, live_handles, peak_handles, pages, peak_pages))
+
+
+def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]:
+    """`summarize` a chunk of records at a time (NotFast: the trace needs `scan`)."""
+    statuses: Counter[tuple[str, int | None]] = Counter()
+    created: Counter[str] = Counter()
+    destroyed: Counter[str] = Counter()
+    other: Counter[str] = Counter({"trace_start": 1})
+    live_objects = peak_objects = 0
+    live_handles = peak_handles = 0
+    pages = peak_pages = 0
+    names = Names()
+    kind_names: dict[str, tuple[str, ...]] = {}
+    pos: dict[str, dict[str, int]] = {}
+    for kinds, _rows, groups in fast_chunks(path, info):
+        if not kind_names:
+            kind_names = fast_names(info)
+            pos = {k: {f: i for i, f in enumerate(v)} for k, v in kind_names.items()}
+        present = groups.keys()
+        for kind, (sel, flat, width) in groups.items():
+            at = pos[kind]
+            if kind == "syscall":
+                statuses.update(zip(flat[at["name"]::width], flat[at["status"]::width]))
+            elif kind in _HANDLE_DELTA:
+                pass
+            elif kind in ("object_created", "object_destroyed", "name"):
+                if kind != "object_destroyed":
+                    for row in sel:
+                        names.see(dict(zip(kind_names[kind], row)))
+                if kind != "name":
+                    (created if kind == "object_created" else destroyed).update(flat[at["type"]::width])
+            elif kind == "pages":
+                col = flat[at["committed"]::width]
+                peak_pages = max(peak_pages, *col)
+                pages = col[-1]
+            else:
+                other[kind] += len(sel)
+        if "handle_created" in present or "handle_closed" in present:
+            steps = list(itertools.accumulate(map(_HANDLE_DELTA.get, kinds, itertools.repeat(0)),
+                                              initial=live_handles))
+            peak_handles = max(peak_handles, *steps)
+            live_handles = steps[-1]
+        if "object_created" in present or "object_destroyed" in present:
+            steps = list(itertools.accumulate(map(_OBJECT_DELTA.get, kinds, itertools.repeat(0)),
+                                              initial=live_objects))
+            peak_objects = max(peak_objects, *steps)
+            live_objects = steps[-1]
+        if progress is not None:
+            progress(info.records)
+    return _result(info, dict(statuses), dict(created), dict(destroyed), dict(other), names, [], [],
+                   (live_objects, peak_objects, live_handles, peak_handles, pages, peak_pages))
+
+
+def _result(info: TraceInfo, statuses: dict[tuple[str, int | None], int], created: dict[str, int],
+            destroyed: dict[str, int], other: dict[str, int], names: Names, exits: list[dict[str, Any]],
+            deadlocks: list[dict[str, Any]], levels: tuple[int, ...]) -> dict[str, Any]:
+    """The summary dict from what the pass counted."""
+    live_objects, peak_objects, live_handles, peak_handles, pages, peak_pages = levels
     syscalls: Counter[str] = Counter()
     for (name, _), count in statuses.items():
         syscalls[name] += count
