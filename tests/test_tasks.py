@@ -624,6 +624,24 @@ def test_bad_handle_policy_applies_to_every_lookup(k: Kernel, host: Any, bad_cal
     assert code == zx.ZX_TASK_RETCODE_POLICY_KILL and out == []
 
 
+@pytest.mark.parametrize(("condition", "create"), [
+    (zx.ZX_POL_NEW_EVENT, lambda z: z.event_create(0)),
+    (zx.ZX_POL_NEW_EVENTPAIR, lambda z: z.eventpair_create(0)),
+    (zx.ZX_POL_NEW_SOCKET, lambda z: z.socket_create(0)),
+    (zx.ZX_POL_NEW_FIFO, lambda z: z.fifo_create(4, 4, 0)),
+    (zx.ZX_POL_NEW_TIMER, lambda z: z.timer_create(0, zx.ZX_CLOCK_MONOTONIC)),
+    (zx.ZX_POL_NEW_ANY, lambda z: z.event_create(0)),
+])
+def test_new_object_policies_cover_every_type(k: Kernel, host: Any, condition: int, create: Any) -> None:
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    host.zx.job_set_policy(job, zx.ZX_JOB_POL_RELATIVE, zx.ZX_JOB_POL_BASIC_V1,
+                           [zx.zx_policy_basic_v1_t(condition, zx.ZX_POL_ACTION_DENY)])
+    code, out = _run_in_job(k, host, job, lambda z, out: out.append(status(create, z)))
+    assert code == 0 and out == [zx.ZX_ERR_ACCESS_DENIED]
+    code, out = _run_in_job(k, host, host.zx.job_default(), lambda z, out: out.append(status(create, z)))
+    assert out == [zx.ZX_OK]
+
+
 def test_job_set_critical(k: Kernel, host: Any) -> None:
     root = host.zx.job_default()
     job = host.zx.job_create(root, 0)

@@ -40,6 +40,7 @@ def sys_event_create(p: Process, options: int) -> int:
     """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_EVENT)  # after the options, as Zircon
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("object")

@@ -46,6 +46,7 @@ def sys_eventpair_create(p: Process, options: int) -> tuple[int, int]:
     """
     if arg_u32(options) != 0:
         raise ZxError(zx.ZX_ERR_NOT_SUPPORTED, "options must be 0")
+    p.enforce_policy(zx.ZX_POL_NEW_EVENTPAIR)  # after the options, as Zircon
     k = p.kernel
     if k.mem.armed:
         k.mem.alloc("object")

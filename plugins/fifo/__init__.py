@@ -69,6 +69,7 @@ def sys_fifo_create(p: Process, elem_count: int, elem_size: int, options: int) -
     Limits: 1 <= elem_count, 1 <= elem_size, elem_count * elem_size <= 4096
     (ZX_FIFO_MAX_SIZE_BYTES), else ZX_ERR_OUT_OF_RANGE; `options` is ignored.
     """
+    p.enforce_policy(zx.ZX_POL_NEW_FIFO)  # first, as Zircon
     count = arg_size(elem_count)
     size = arg_size(elem_size)
     arg_u32(options)

@@ -119,6 +119,7 @@ def sys_socket_create(p: Process, options: int) -> tuple[int, int]:
     ZX_SOCKET_DATAGRAM (1); anything else -> ZX_ERR_INVALID_ARGS.
 
     Limits: each end buffers at most 264160 bytes (rx_buf_max in ZX_INFO_SOCKET)."""
+    p.enforce_policy(zx.ZX_POL_NEW_SOCKET)  # first, as Zircon
     options = arg_u32(options)
     if options & ~zx.ZX_SOCKET_CREATE_MASK:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown options")

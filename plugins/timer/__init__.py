@@ -101,6 +101,7 @@ def sys_timer_create(p: Process, options: int, clock_id: int) -> int:
     clock_id = arg_u32(clock_id)
     if clock_id not in (zx.ZX_CLOCK_MONOTONIC, zx.ZX_CLOCK_BOOT):
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown clock")
+    p.enforce_policy(zx.ZX_POL_NEW_TIMER)  # after the clock, before the slack mode
     options = arg_u32(options)
     if options > zx.ZX_TIMER_SLACK_LATE:
         raise ZxError(zx.ZX_ERR_INVALID_ARGS, "unknown slack mode")
