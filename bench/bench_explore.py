@@ -25,7 +25,8 @@ from harness import REPEATS, compare  # noqa: E402
 from microsim import explore  # noqa: E402
 from microsim.runner import run_program  # noqa: E402
 
-TWO_THREADS = HERE / "explore_two_threads.py"
+# The two-thread program of the exploration tests (a bug that needs two preemptions).
+TWO_THREADS = HERE.parent / "tests" / "programs" / "two_preemptions.py"
 RACE = str(HERE.parent / "examples" / "race.py")
 SEEDS = int(os.environ.get("MICROSIM_BENCH_SEEDS", "10000"))
 

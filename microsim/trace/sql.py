@@ -200,21 +200,7 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
         if batch:
             db.executemany(inserts[table], batch)
             counts[table] += len(batch)
-    for koid, o in objects.items():
-        o[3] = names.name.get(koid)
-    for pid, p in processes.items():
-        p[1] = names.name.get(pid)
-    for tid, th in threads.items():
-        th[2] = names.name.get(tid)
-    db.executemany("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?)", objects.values())
-    db.executemany("INSERT INTO processes VALUES (?,?,?,?,?,?,?)", processes.values())
-    db.executemany("INSERT INTO threads VALUES (?,?,?,?,?,?)", threads.values())
-    slices = [(th, names.process_of.get(th), ts, dur, label) for th, ts, dur, label in states.intervals(info.last_t)]
-    db.executemany("INSERT INTO thread_slices VALUES (?,?,?,?,?)", slices)
-    counts.update(objects=len(objects), processes=len(processes), threads=len(threads), thread_slices=len(slices))
-    db.executescript(INDEXES)
-    db.commit()
-    return dict(sorted(counts.items()))
+    return _finish(db, names, objects, processes, threads, states, info, counts)
 
 
 _TABLES = ("processes", "threads", "syscalls", "objects", "handles", "signals", "thread_states",
@@ -355,6 +341,14 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
     if h_rows:
         _insert(db, "handles", h_rows)
     counts["handles"] += len(h_rows)
+    return _finish(db, names, objects, processes, threads, states, info, counts)
+
+
+def _finish(db: sqlite3.Connection, names: Any, objects: dict[int, list[Any]],
+            processes: dict[int, list[Any]], threads: dict[int, list[Any]], states: Any,
+            info: TraceInfo, counts: dict[str, int]) -> dict[str, int]:
+    """The end of both loads: name the objects, processes and threads, insert them and the
+    thread-state slices, build the indexes and commit; returns the row counts."""
     for koid, o in objects.items():
         o[3] = names.name.get(koid)
     for pid, proc in processes.items():

@@ -253,7 +253,15 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
             if not h.rights & zx.ZX_RIGHT_TRANSFER:
                 status = zx.ZX_ERR_ACCESS_DENIED
                 break
-    peer: Any = own.peer
+    _send(p, own, buf, taken, status)
+
+
+def _send(p: Process, own: Channel, buf: bytes, taken: list[Handle], status: int) -> None:
+    """The end of zx_channel_write[_etc]: with no earlier error (`status` 0), check the
+    peer and charge the message, then queue it; on any error close every handle taken
+    (they are consumed whatever happens) and raise it."""
+    k = p.kernel
+    peer = own.peer
     if not status and peer is None:
         status = zx.ZX_ERR_PEER_CLOSED
     if not status:
@@ -265,7 +273,7 @@ def _write(p: Process, handle: int, options: int, data: Any, handles: Any, etc: 
         for h in taken:
             k.close_handle(h)
         raise ZxError(status)
-    assert peer is not None
+    assert isinstance(peer, Channel)
     peer.enqueue(p, buf, taken)
 
 
@@ -333,19 +341,7 @@ def _write_dispositions(p: Process, own: Channel, buf: bytes, ops: list[Any], st
             with contextlib.suppress(AttributeError, TypeError):
                 d.result = err
             status = status or err
-    peer: Any = own.peer
-    if not status and peer is None:
-        status = zx.ZX_ERR_PEER_CLOSED
-    if not status:
-        try:
-            k.mem.charge_bytes(len(buf) + MESSAGE_OVERHEAD, "message")
-        except ZxError as err2:
-            status = err2.status
-    if status:
-        for h in taken:
-            k.close_handle(h)
-        raise ZxError(status)
-    peer.enqueue(p, buf, taken)
+    _send(p, own, buf, taken, status)
 
 
 def sys_channel_write(p: Process, handle: int, options: int, data: bytes, handles: list[int]) -> None:
