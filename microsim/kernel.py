@@ -71,6 +71,16 @@ class Kernel:
     `plugins=`, never into `kernel.pm` directly.
     """
 
+    # The state every syscall reads or writes lives in slots: a Kernel has more attributes
+    # than CPython keeps in an instance's compact, fast-to-read layout (plugins add their
+    # own in `__dict__`), and each syscall touches these several times (bench/).
+    __slots__ = (
+        "__dict__", "__weakref__", "cur_pid", "cur_sc", "cur_tid", "handle_events",
+        "handle_values", "invariants", "mem", "now", "objects", "obs_handle_closed", "obs_handle_created",
+        "obs_object_created", "obs_object_destroyed", "obs_signals", "preempt",
+        "sc_counter", "sched", "strace", "trace",
+    )
+
     def __init__(
         self,
         seed: int = 0,
@@ -152,6 +162,11 @@ class Kernel:
         self.obs_handle_created = self._observer("handle_created")
         self.obs_handle_closed = self._observer("handle_closed")
         self.obs_signals = self._observer("signals_changed")
+        # Does anyone listen to handle events? One test on the handle paths instead of two.
+        self.handle_events = (
+            self.trace is not None or self.obs_handle_created is not None
+            or self.obs_handle_closed is not None
+        )
 
         if self.trace is not None:
             self.emit("trace_start", TRACE_FORMAT_VERSION, seed, list(self.plugins), syscall_ns)
@@ -430,9 +445,7 @@ class Kernel:
         """
         if self.mem.armed and not reserved:
             self.mem.alloc("handle")
-        h = Handle(obj, rights)
-        obj.handle_count += 1
-        return process.add_handle(h, reason)
+        return process.new_handle(obj, rights, reason)
 
     def close_handle(self, handle: Handle) -> None:
         """Drop a handle that is already out of any table; maybe destroy its object."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from microsim import Kernel, ZxError, zx
+from microsim import Kernel, ZxError, hookimpl, zx
+from microsim.core.invariants import InvariantViolation
 from microsim.kernel import Kernel as _K  # noqa: F401 - import check
 
 BASIC = zx.ZX_INFO_HANDLE_BASIC
@@ -215,3 +217,54 @@ def test_facade_maps_every_argument_mismatch_to_invalid_args(tmp_path: Path, tra
                 call()
             assert e.value.status == zx.ZX_ERR_INVALID_ARGS
         assert p.zx.vmo_create(size=4096, options=0)
+
+
+def test_handle_observer_hooks_see_every_handle_event() -> None:
+    """A plugin implementing handle_created / handle_closed sees duplicate, close, replace
+    and transfers, untraced (the handle paths test one flag for trace and observers)."""
+    seen: list[tuple[str, str, int]] = []
+
+    class Watcher:
+        name = "watcher"
+
+        @hookimpl
+        def handle_created(self, kernel: Kernel, process: Any, handle: Any, reason: str) -> None:
+            seen.append(("created", reason, handle.value))
+
+        @hookimpl
+        def handle_closed(self, kernel: Kernel, process: Any, handle: Any, reason: str) -> None:
+            seen.append(("closed", reason, handle.value))
+
+    with Kernel(seed=1, plugins=["vmo", "channel", Watcher()]) as k:
+        assert k.trace is None and k.handle_events
+        p = k.create_process("a")
+        v = p.zx.vmo_create(4096, 0)
+        d = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+        r = p.zx.handle_replace(d, zx.ZX_RIGHT_READ | zx.ZX_RIGHT_TRANSFER)
+        a, b = p.zx.channel_create(0)
+        p.zx.channel_write(a, 0, b"", [r])
+        _, (moved,) = p.zx.channel_read(b, 0)
+        p.zx.handle_close(moved)
+        del seen[:seen.index(("created", "create", v))]
+        assert [(kind, reason) for kind, reason, _ in seen] == [
+            ("created", "create"),                      # the VMO
+            ("created", "duplicate"),
+            ("closed", "replace"), ("created", "replace"),
+            ("created", "create"), ("created", "create"),  # the channel's two ends
+            ("closed", "transfer"), ("created", "transfer"),
+            ("closed", "close"),
+        ]
+        assert seen[1][2] == d and seen[-1][2] == moved
+
+
+def test_invariant_checks_enabled_later_run_after_every_syscall() -> None:
+    """`enable_invariant_checks` on a running kernel compiles the checker into the facade."""
+    with Kernel(seed=1, plugins=["vmo"]) as k:
+        p = k.create_process("a")
+        v = p.zx.vmo_create(4096, 0)
+        p.handles[v].obj.handle_count += 5  # corrupt: more than the handles naming it
+        p.zx.handle_close(p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS))  # not checked
+        k.enable_invariant_checks()
+        with pytest.raises(InvariantViolation, match="after zx_handle_duplicate"):
+            p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+        p.handles[v].obj.handle_count -= 5

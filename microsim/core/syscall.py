@@ -313,7 +313,7 @@ class _Missing:
 _NO: Any = _Missing()
 
 _FAST_HEAD = """
-def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _trace, _flush,
+def _factory(_kernel, _impl, _name, _cost, _generic, _params, _append, _buf, _batch, _flush,
              _strace, {defaults}):
     def {method}(self, {sig}*_extra, **_kwextra):
         if {missing}_extra or _kwextra:
@@ -337,9 +337,7 @@ _FAST_UNTRACED = _FAST_HEAD + """
         except Exception as _e:
             raise _panic(_name, _e) from _e
         _k.now += _cost
-        if _k.invariants is not None:
-            _k.invariants(_name)
-        return _r
+{check}        return _r
     return {method}
 """
 
@@ -358,25 +356,27 @@ _FAST_TRACED = _FAST_HEAD + """
             _r = _impl(_pr, {vals})
         except BaseException as _e:
             raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
-                          _saved_sc, _saved_pid, _append, _buf, _trace.batch, _flush, _strace)
+                          _saved_sc, _saved_pid, _append, _buf, _batch, _flush, _strace)
         _now = _k.now = _k.now + _cost
         if {all_scalar}:
             _args = ({vals_tuple})
         else:
             _args = _tuple(_map(_freeze, ({vals_tuple})))
-        _row = ("syscall", _t0, _sc, _pid, _tid, _name, _args,
-                0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0)
-        _append(_row)
+        _append(("syscall", _t0, _sc, _pid, _tid, _name, _args,
+                 0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0))
         _k.cur_sc = _saved_sc
         _k.cur_pid = _saved_pid
-        if _strace is not None:
-            _strace(_row)
-        if _len(_buf) >= _trace.batch:
+{strace}        if _len(_buf) >= _batch:
             _flush()
-        if _k.invariants is not None:
-            _k.invariants(_name)
-        return _r
+{check}        return _r
     return {method}
+"""
+# The live strace view, compiled in only when the kernel has one.
+_FAST_STRACE = """        _strace(_buf[-1])
+"""
+# The invariant checker, compiled in only while it is enabled
+# (`Kernel.enable_invariant_checks` rebuilds the facade): unchecked syscalls do not test for it.
+_FAST_CHECK = """        _k.invariants(_name)
 """
 _FACTORIES: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
@@ -438,7 +438,9 @@ def _fast_method(
     if shape is None or not method.isidentifier() or method.startswith("_") or keyword.iskeyword(method):
         return None
     names, has_default, default_values = shape
-    key = (traced, method, tuple(names), has_default)
+    checked = kernel.invariants is not None
+    straced = traced and getattr(kernel, "strace", None) is not None
+    key = (traced, checked, straced, method, tuple(names), has_default)
     factory = _FACTORIES.get(key)
     if factory is None:
         defaults = [f"_d{i}" for i, d in enumerate(has_default) if d]
@@ -452,6 +454,8 @@ def _fast_method(
             method=method, sig=sig, missing=missing, vals=vals,
             vals_tuple=vals + ("," if len(names) == 1 else ""),
             all_scalar=" and ".join(f"_type({n}) in _scalars" for n in names) or "True",
+            check=_FAST_CHECK if checked else "",
+            strace=_FAST_STRACE if straced else "",
         )
         namespace: dict[str, Any] = {
             "_NO": _NO, "_ZxError": ZxError, "_MicrosimError": MicrosimError, "_panic": _panic,
@@ -465,7 +469,7 @@ def _fast_method(
     trace = kernel.trace
     sinks: tuple[Any, ...] = (None, None, 0, None, None)
     if traced and trace is not None:
-        sinks = (trace.buffer.append, trace.buffer, trace, trace.flush, getattr(kernel, "strace", None))
+        sinks = (trace.buffer.append, trace.buffer, trace.batch, trace.flush, getattr(kernel, "strace", None))
     fn = factory(kernel, impl, name, kernel.syscall_ns, generic, tuple(names), *sinks, *default_values)
     fn.__qualname__ = f"Zx.{method}"
     fn.__doc__ = spec.doc

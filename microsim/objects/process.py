@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from microsim.objects.thread import Thread
 
 _BAD_HANDLE = zx.ZX_ERR_BAD_HANDLE
+# Makes a Handle without running Handle.__init__ (`Process.new_handle` sets every slot):
+# a C call instead of a Python frame on the hottest path.
+_new_handle = object.__new__
 
 INITIAL = "initial"
 RUNNING = "running"
@@ -327,18 +330,42 @@ class Process(KernelObject):
         handle.value = value
         handle.owner = self
         self.handles[value] = handle
+        if kernel.handle_events:
+            self.emit_handle_created(handle, reason)
+        return value
+
+    def new_handle(self, obj: KernelObject, rights: int, reason: str) -> int:
+        """A new handle to `obj` with `rights`, counted on `obj` and put into this table.
+
+        `add_handle` for a handle made here: one Python frame, as duplicate + close is the
+        hottest pair of syscalls. The caller has reserved the table entry.
+        """
+        handle = _new_handle(Handle)
+        handle.obj = obj
+        handle.rights = rights
+        handle.owner = self
+        obj.handle_count += 1
+        kernel = self.kernel
+        handle.value = value = next(kernel.handle_values)
+        self.handles[value] = handle
+        if kernel.handle_events:
+            self.emit_handle_created(handle, reason)
+        return value
+
+    def emit_handle_created(self, handle: Handle, reason: str) -> None:
+        """Trace and observe a handle entering this table (only when someone listens)."""
+        kernel = self.kernel
         trace = kernel.trace
         if trace is not None:
             trace.buffer.append(
                 # pid: the process whose table the handle enters.
                 ("handle_created", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
-                 value, handle.obj.koid, handle.rights, reason)
+                 handle.value, handle.obj.koid, handle.rights, reason)
             )
             if len(trace.buffer) >= trace.batch:
                 trace.flush()
         if kernel.obs_handle_created is not None:
             kernel.obs_handle_created(kernel=kernel, process=self, handle=handle, reason=reason)
-        return value
 
     def take_handle(self, value: Any, reason: str) -> Handle:
         """Remove a handle from the table without closing it (transfer, replace).
@@ -351,8 +378,16 @@ class Process(KernelObject):
         handle = self.handles.pop(value, None)
         if handle is None:
             raise self.bad_handle()
-        kernel = self.kernel
         handle.owner = None
+        if self.kernel.handle_events:
+            self.emit_handle_closed(handle, value, reason)
+        if handle.obj.observers:
+            handle.obj.cancel_observers(handle)
+        return handle
+
+    def emit_handle_closed(self, handle: Handle, value: int, reason: str) -> None:
+        """Trace and observe a handle leaving this table (only when someone listens)."""
+        kernel = self.kernel
         trace = kernel.trace
         if trace is not None:
             trace.buffer.append(
@@ -363,9 +398,6 @@ class Process(KernelObject):
                 trace.flush()
         if kernel.obs_handle_closed is not None:
             kernel.obs_handle_closed(kernel=kernel, process=self, handle=handle, reason=reason)
-        if handle.obj.observers:
-            handle.obj.cancel_observers(handle)
-        return handle
 
     def handle(self, value: Any) -> Handle:
         """The handle named `value` in this process; ZX_ERR_BAD_HANDLE otherwise."""
