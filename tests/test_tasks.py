@@ -351,6 +351,7 @@ def test_process_death_closes_its_handles_and_mappings(k: Kernel, host: Any) -> 
     assert _pending(host, a) & zx.ZX_CHANNEL_PEER_CLOSED
     assert status(host.zx.process_read_memory, proc, addr, 16) == zx.ZX_ERR_BAD_STATE
     assert status(host.zx.object_get_info, proc, zx.ZX_INFO_PROCESS_MAPS) == zx.ZX_ERR_BAD_STATE
+    assert status(host.zx.object_get_info, proc, zx.ZX_INFO_PROCESS_VMOS) == zx.ZX_ERR_BAD_STATE
 
 
 def test_closing_handles_does_not_kill_a_running_process(k: Kernel, host: Any) -> None:

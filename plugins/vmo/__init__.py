@@ -34,11 +34,11 @@ from microsim_vmo.syscalls import (
 )
 from microsim_vmo.vmo import VMO_MAX_SIZE, ChildObserver, PageStore, Vmo
 
-from microsim import hookimpl, zx
+from microsim import ZxError, hookimpl, zx
 from microsim.core.handle import Handle
 from microsim.core.info import InfoList
 from microsim.kernel import Kernel
-from microsim.objects.process import Process
+from microsim.objects.process import DEAD, DYING, Process
 
 description = "virtual memory objects: sparse pages, reference/slice/snapshot children"
 
@@ -78,6 +78,10 @@ def register_event_kinds(register: Callable[[str, tuple[str, ...]], None]) -> No
 
 def _process_vmos(p: Process, h: Handle, buffer_size: int | None) -> InfoList:
     proc: Process = h.obj
+    # Zircon answers BAD_STATE unless the process is running. A process driven from
+    # Python (no thread started) counts as running here, as it makes syscalls.
+    if proc.state in (DYING, DEAD):
+        raise ZxError(zx.ZX_ERR_BAD_STATE, "the process is exiting or dead")
     k = p.kernel
     entries: list[zx.zx_info_vmo_t] = []
     for handle in list(proc.handles.values()):
