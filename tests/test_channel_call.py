@@ -225,11 +225,12 @@ def test_message_memory_is_charged_and_released(make_kernel) -> None:  # type: i
     assert k.mem.bytes_used == 0
 
 
-def test_pending_message_limit_raises_policy_exception(make_kernel) -> None:  # type: ignore[no-untyped-def]
+def test_pending_message_limit_raises_policy_exception(make_kernel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # What the exception does to a simulated thread: tests/test_exceptions.py.
     k = make_kernel(plugins=["channel"], capture=False, check_invariants=False)
     p = k.create_process("flood")
     raised: list[int] = []
-    k.policy_exception = lambda proc, code: raised.append(code)  # type: ignore[attr-defined]
+    monkeypatch.setattr(Process, "raise_policy_exception", lambda self, code: raised.append(code))
     a, b = p.zx.channel_create(0)
     for _ in range(MAX_PENDING_MESSAGES):
         p.zx.channel_write(a, 0, b"m", [])
@@ -239,11 +240,11 @@ def test_pending_message_limit_raises_policy_exception(make_kernel) -> None:  # 
     assert len(p.zx.channel_read(b)[0]) == 1
 
 
-def test_port_user_packet_limit(make_kernel) -> None:  # type: ignore[no-untyped-def]
+def test_port_user_packet_limit(make_kernel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     k = make_kernel(plugins=["port", "event"], capture=False, check_invariants=False)
     p = k.create_process("flood")
     raised: list[int] = []
-    k.policy_exception = lambda proc, code: raised.append(code)  # type: ignore[attr-defined]
+    monkeypatch.setattr(Process, "raise_policy_exception", lambda self, code: raised.append(code))
     port = p.zx.port_create(0)
     pkt = zx.zx_port_packet_t(key=1)
     for _ in range(MAX_USER_PACKETS + 1):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from microsim_channel import MAX_PENDING_MESSAGES
 
 from microsim import Kernel, MemoryFault, ZxError, vdso, zx
 from microsim.testing.calls import status
@@ -307,3 +308,40 @@ def test_exception_report(k: Kernel, host: Any) -> None:
     host.zx.handle_close(exc)
     host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
     assert status(host.zx.object_get_info, 99, zx.ZX_INFO_THREAD_EXCEPTION_REPORT) == zx.ZX_ERR_BAD_HANDLE
+
+
+def test_channel_flood_raises_the_policy_exception_on_the_writer(k: Kernel, host: Any) -> None:
+    """Past Zircon's pending-message limit a write still queues its message, then raises
+    ZX_EXCP_POLICY_ERROR (CHANNEL_FULL_WRITE) on the writing thread: handled, the thread
+    goes on; unhandled, its process is killed."""
+    def flood(ch: int, _: Any) -> None:
+        for _ in range(MAX_PENDING_MESSAGES + 2):
+            vdso().channel_write(ch, 0, b"m", [])
+
+    # Handled: the thread resumes and finishes its loop; every message was queued.
+    a, b = host.zx.channel_create(0)
+    proc, thr = start(host, flood)
+    pch = host.zx.task_create_exception_channel(proc, 0)
+    host.zx.process_start(proc, thr, flood, 0, a, 0)
+    for _ in range(2):  # the (MAX+1)th and (MAX+2)th writes
+        info, exc = read_exception(host, pch)
+        assert info.type == zx.ZX_EXCP_POLICY_ERROR
+        report = host.zx.object_get_info(
+            host.zx.exception_get_thread(exc), zx.ZX_INFO_THREAD_EXCEPTION_REPORT)
+        assert report.type == zx.ZX_EXCP_POLICY_ERROR
+        assert report.synth_code == zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE
+        host.zx.object_set_property(exc, zx.ZX_PROP_EXCEPTION_STATE, zx.ZX_EXCEPTION_STATE_HANDLED)
+        host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
+    chan = k.objects[host.zx.object_get_info(b, zx.ZX_INFO_HANDLE_BASIC).koid]
+    assert len(chan.messages) == MAX_PENDING_MESSAGES + 2
+
+    # Unhandled: the process is killed at the first write past the limit.
+    a2, b2 = host.zx.channel_create(0)
+    proc2, thr2 = start(host, flood)
+    host.zx.process_start(proc2, thr2, flood, 0, a2, 0)
+    host.zx.object_wait_one(proc2, zx.ZX_PROCESS_TERMINATED, INF)
+    assert host.zx.object_get_info(proc2, zx.ZX_INFO_PROCESS).return_code == zx.ZX_TASK_RETCODE_EXCEPTION_KILL
+    chan = k.objects[host.zx.object_get_info(b2, zx.ZX_INFO_HANDLE_BASIC).koid]
+    assert len(chan.messages) == MAX_PENDING_MESSAGES + 1  # the write that raised was queued

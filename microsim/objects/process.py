@@ -218,11 +218,25 @@ class Process(KernelObject):
             if mine:
                 raise ThreadExit
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the process was killed by its job policy")
-        if action in (zx.ZX_POL_ACTION_ALLOW_EXCEPTION, zx.ZX_POL_ACTION_DENY_EXCEPTION) and mine:
-            assert t is not None
-            disposition = k.raise_exception_hook(t, zx.ZX_EXCP_POLICY_ERROR, condition)
-            if disposition != zx.ZX_EXCEPTION_STATE_HANDLED:
-                raise ThreadExit
+        if action in (zx.ZX_POL_ACTION_ALLOW_EXCEPTION, zx.ZX_POL_ACTION_DENY_EXCEPTION):
+            self.raise_policy_exception(condition)
+
+    def raise_policy_exception(self, code: int) -> None:
+        """Zircon's `Thread::Current::SignalPolicyException`: a ZX_EXCP_POLICY_ERROR with
+        synth code `code` (a ZX_EXCP_POLICY_CODE_*) on the calling thread of this process.
+
+        Its handlers see it as for any exception; if none handles it the process is killed
+        and the thread unwinds (`ThreadExit`). A call made from plain Python, with no
+        simulated thread of this process running, has no thread to raise it on: nothing
+        happens (the syscall's own status stands).
+        """
+        k = self.kernel
+        t = k.sched.current
+        if t is None or t.process is not self or greenlet.getcurrent() is not t.glet:
+            return
+        disposition = k.raise_exception_hook(t, zx.ZX_EXCP_POLICY_ERROR, code)
+        if disposition != zx.ZX_EXCEPTION_STATE_HANDLED:
+            raise ThreadExit
 
     # ------------------------------------------------------------------ lifecycle
     def on_zero_handles(self) -> None:

@@ -18,8 +18,8 @@ least 4 bytes (else ZX_ERR_INVALID_ARGS). Every queued message is charged to the
 simulated memory (its bytes plus a 64-byte header) until it is read or destroyed, so a
 flood ends in ZX_ERR_NO_MEMORY. An endpoint holding more than 3500 unread messages
 (`MAX_PENDING_MESSAGES`) raises Zircon's ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE policy
-exception on the writer, through `kernel.policy_exception(process, code)` when the kernel
-has one; the write itself still succeeds, as in Zircon.
+exception on the writing thread (`Process.raise_policy_exception`; unhandled, it kills the
+writer's process); the message is queued all the same, as in Zircon.
 """
 
 from __future__ import annotations
@@ -50,13 +50,6 @@ MAX_PENDING_MESSAGES = 3500
 MESSAGE_OVERHEAD = 64
 # Transaction ids the kernel generates for zx_channel_call are >= this (kMinKernelGeneratedTxid).
 MIN_KERNEL_TXID = 0x80000000
-
-
-def _policy_exception(p: Process, code: int) -> None:
-    """Raise a policy exception on the calling thread when the kernel models them."""
-    raise_exception = getattr(p.kernel, "policy_exception", None)
-    if raise_exception is not None:
-        raise_exception(p, code)
 
 
 class Channel(PeeredObject):
@@ -130,7 +123,7 @@ class Channel(PeeredObject):
         k = self.kernel
         if k.trace is not None:
             k.emit("channel.queue_full", self.koid, len(self.messages))
-        _policy_exception(p, zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
+        p.raise_policy_exception(zx.ZX_EXCP_POLICY_CODE_CHANNEL_FULL_WRITE)
 
     def on_destroy(self) -> None:
         self._drop_messages()

@@ -8,8 +8,8 @@ removes the registration but keeps packets already queued; zx_port_cancel remove
 Limits (Zircon's kMaxAllocatedPacketCountPerPort): at most 4096 user packets
 (`MAX_USER_PACKETS`) may be pending before zx_port_queue refuses one: the refused packet is
 dropped, the caller gets ZX_ERR_SHOULD_WAIT (and Zircon's
-ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS policy exception, through
-`kernel.policy_exception(process, code)` when the kernel has one). Each pending user
+ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS policy exception on the calling thread,
+`Process.raise_policy_exception`). Each pending user
 packet is charged to simulated memory (`PACKET_BYTES`) until dequeued; signal packets
 from wait_async are pre-allocated with their observer and count toward neither.
 """
@@ -188,9 +188,7 @@ def sys_port_queue(p: Process, handle: int, packet: zx.zx_port_packet_t) -> None
     if pt.user_packets > MAX_USER_PACKETS:
         if k.trace is not None:
             k.emit("port.queue_full", pt.koid, pt.user_packets)
-        raise_exception = getattr(k, "policy_exception", None)
-        if raise_exception is not None:
-            raise_exception(p, zx.ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS)
+        p.raise_policy_exception(zx.ZX_EXCP_POLICY_CODE_PORT_TOO_MANY_PACKETS)
         raise ZxError(zx.ZX_ERR_SHOULD_WAIT, "too many pending packets")
     k.mem.charge_bytes(PACKET_BYTES, "packet")
     pt.queue(zx.zx_port_packet_t(key=key, type=zx.ZX_PKT_TYPE_USER, status=packet.status if type(packet.status) is int else 0, user=user))
