@@ -73,6 +73,8 @@ class ThreadExit(BaseException):
 
 
 _SLEEPING = zx.ZX_THREAD_STATE_BLOCKED_SLEEPING
+_INFINITE = zx.ZX_TIME_INFINITE
+_getcurrent = greenlet.getcurrent
 
 
 class Wait:
@@ -226,7 +228,11 @@ class Scheduler:
         t.ctx = (k.cur_sc, k.cur_pid, k.cur_tid)
         runnable = self.runnable
         if self._direct and runnable:
+            # The loop's end of a slice: the strategy picks in the same state as there.
             t.runtime += k.now - t.run_start
+            self.current = None
+            k.preempt = self.armed_deadlines > 0
+            k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
             while runnable:
                 u = runnable.pop(self._pick(runnable) if len(runnable) > 1 else 0)
                 if u.state == "dead":
@@ -243,10 +249,7 @@ class Scheduler:
                         glet = self._new_greenlet(u)
                     glet.switch(u)
                 break
-            else:
-                self.current = None  # its slice is accounted for already
-                k.preempt = self.armed_deadlines > 0
-                k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
+            else:  # every thread popped was dead: the loop goes on (`current` is None)
                 assert self.main is not None
                 self.main.switch()
         else:
@@ -270,11 +273,11 @@ class Scheduler:
     def block(self, wait: Wait, deadline: int) -> int:
         """Block the caller until `wait` finishes or `deadline` passes; return status."""
         k = self.kernel
-        if deadline != zx.ZX_TIME_INFINITE:
+        if deadline != _INFINITE:
             self._timer_seq += 1
             heapq.heappush(self.timers, (deadline, self._timer_seq, wait))
         t = self.current
-        if t is None or greenlet.getcurrent() is not t.glet:
+        if t is None or _getcurrent() is not t.glet:
             # A direct call from Python: drive the simulation until the wait ends. If it
             # cannot end (Deadlock) or the run fails, the wait is withdrawn: no waiter or
             # observer stays behind.
@@ -317,9 +320,10 @@ class Scheduler:
                 return
             t.state = "runnable"
             self.runnable.append(t)
-            t.ready_at = self.kernel.now
-            self._update_preempt()
             k = self.kernel
+            t.ready_at = k.now
+            # _update_preempt() with a runnable thread known to exist (a wake is hot).
+            k.preempt = self.current is not None or self.armed_deadlines > 0
             if k.trace is not None:
                 k.emit("thread_state", t.koid, "woken", zx.zx_status_get_string(status))
 
