@@ -89,14 +89,25 @@ class ZxError(Exception):
     collected in `out`.
     """
 
+    # Slots, not the instance dict, for the two fields every instance has (out-parameters
+    # still go to the dict): one is built on every error return of a syscall (a futex
+    # wait that finds the value changed, a poll that finds nothing), so it is kept cheap.
+    __slots__ = ("out", "status")
+
     def __init__(self, status: int, message: str | None = None, **out: Any) -> None:
+        # No call to Exception.__init__ (setting `args` is the same); `name` is derived.
         self.status = status
-        self.name = zx_status_get_string(status)
         self.out = out
-        for key, value in out.items():
-            setattr(self, key, value)
-        text = self.name if message is None else f"{self.name}: {message}"
-        super().__init__(text)
+        if out:
+            for key, value in out.items():
+                setattr(self, key, value)
+        name = _STATUS_NAMES.get(status, "(UNKNOWN)")
+        self.args = (name if message is None else f"{name}: {message}",)
+
+    @property
+    def name(self) -> str:
+        """The status's `ZX_ERR_*` name ("(UNKNOWN)" for a code Zircon does not define)."""
+        return _STATUS_NAMES.get(self.status, "(UNKNOWN)")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_zx_error, (self.status, self.args[0], self.out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,29 @@ def test_wait_checks_in_order(p: Process) -> None:
     assert status(p.zx.futex_wait, addr, -1 & 0xFFFFFFFF, 0, 0) == zx.ZX_ERR_BAD_STATE
     assert status(p.zx.futex_wait, addr, 1 << 32, 0, 0) == zx.ZX_ERR_INVALID_ARGS
     assert p.zx.futex_get_owner(addr) == 0
+
+
+def test_wait_reads_the_word_through_clones_and_slices(p: Process) -> None:
+    """The value check reads the word wherever the mapping's pages come from: a
+    snapshot's inherited and own pages, a slice at an offset, a page never written."""
+    v = p.zx.vmo_create(2 * zx.ZX_PAGE_SIZE, 0)
+    p.zx.vmo_write(v, (-3).to_bytes(4, "little", signed=True), zx.ZX_PAGE_SIZE + 4)
+    snap = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, 2 * zx.ZX_PAGE_SIZE)
+    slice_ = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SLICE, zx.ZX_PAGE_SIZE, zx.ZX_PAGE_SIZE)
+    at_snap = p.zx.vmar_map(p.root_vmar_handle, RW, 0, snap, 0, 2 * zx.ZX_PAGE_SIZE)
+    at_slice = p.zx.vmar_map(p.root_vmar_handle, RW, 0, slice_, 0, zx.ZX_PAGE_SIZE)
+
+    def holds(addr: int, value: int) -> bool:  # TIMED_OUT: it matched; BAD_STATE: it did not
+        got = status(p.zx.futex_wait, addr, value, 0, 0)
+        assert got in (zx.ZX_ERR_TIMED_OUT, zx.ZX_ERR_BAD_STATE)
+        return got == zx.ZX_ERR_TIMED_OUT
+
+    assert holds(at_snap + zx.ZX_PAGE_SIZE + 4, -3) and holds(at_slice + 4, -3)
+    assert holds(at_snap, 0) and holds(at_slice, 0) and not holds(at_snap, 1)
+    store(p, at_snap + zx.ZX_PAGE_SIZE + 4, 11)  # the snapshot's own page now
+    store(p, at_slice + 8, 12)  # the parent's page, through the slice
+    assert holds(at_snap + zx.ZX_PAGE_SIZE + 4, 11) and holds(at_slice + 4, -3)
+    assert holds(at_slice + 8, 12) and not holds(at_snap + zx.ZX_PAGE_SIZE + 8, 12)
 
 
 def test_wait_timeout_and_negative_values(p: Process) -> None:
@@ -264,3 +288,42 @@ def test_process_exit_drops_its_futexes(p: Process) -> None:
     k.run()
     assert p.exited and p.exit_code == 3
     assert p.koid not in k.futex_contexts  # type: ignore[attr-defined]
+
+
+def _handoff_run(seed: int, drive: Callable[[Kernel], None]) -> tuple[list[Any], list[tuple[int, int, int]], int]:
+    """Three threads pass a futex turn around (one also sleeps, one ends early), traced;
+    the records, each thread's (koid, cpu time, queue time), and the context switches."""
+    with Kernel(seed=seed, capture=True) as k:
+        p = k.create_process("handoff")
+        addr = mem(p)
+
+        def player(me: int, rounds: int) -> None:
+            for i in range(rounds):
+                while True:
+                    try:
+                        p.zx.futex_wait(addr, (me + 1) % 3, 0, p.zx.deadline_after(50_000))
+                    except ZxError as e:
+                        if e.status == zx.ZX_ERR_BAD_STATE:
+                            break
+                if i % 7 == me:
+                    p.zx.nanosleep(p.zx.deadline_after(3_000))
+                store(p, addr, (me + 1) % 3)
+                p.zx.futex_wake(addr, 0xFFFFFFFF)  # all
+
+        threads = [k.create_thread(p, player, me, 30 if me else 12) for me in range(3)]
+        drive(k)
+        assert k.trace is not None and k.trace.records is not None
+        k.trace.flush()
+        return list(k.trace.records), [(t.koid, t.runtime, t.queue_time) for t in threads], k.sched.switches
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_threads_handing_the_cpu_to_each_other_change_nothing(seed: int) -> None:
+    """The scheduler lets a thread leaving the CPU pick and switch to the next one itself
+    (no `until`); driven by the loop at every switch instead, a run makes the same
+    decisions: the same trace, CPU and queue times, and context switches."""
+    direct = _handoff_run(seed, lambda k: k.run())
+    looped = _handoff_run(seed, lambda k: k.sched.run(until=lambda: all(t.state == "dead" for t in k.sched.threads)))
+    assert direct[0] == looped[0]
+    assert direct[1:] == looped[1:]
+    assert direct[2] > 50 and any(cpu for _, cpu, _ in direct[1])

@@ -690,3 +690,23 @@ def test_deep_slice_hierarchy(make_kernel) -> None:  # type: ignore[no-untyped-d
         deep = nxt
     p.zx.handle_close(deep)  # the chain unwinds without recursion
     assert not list(k.live_objects("vmo"))
+
+
+def test_read_i32_agrees_with_read_bytes(p: Process) -> None:
+    """The one-word fast read (futex words) against the general read, in every kind of
+    store: own pages, a page never written, a slice's offset, a snapshot's inherited and
+    own pages, and (unaligned) a word across a page boundary."""
+    v = p.zx.vmo_create(3 * P, 0)
+    p.zx.vmo_write(v, (-2).to_bytes(4, "little", signed=True) + (7).to_bytes(4, "little"), P - 4)
+    slice_ = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SLICE, P, 2 * P)
+    snap = p.zx.vmo_create_child(v, zx.ZX_VMO_CHILD_SNAPSHOT, 0, 3 * P)
+    p.zx.vmo_write(snap, (9).to_bytes(4, "little"), 8)
+    seen = []
+    for handle in (v, slice_, snap):
+        obj = p.handles.get(handle).obj
+        for off in (0, 4, 8, P - 4, P - 2, P, 2 * P - 4, 2 * P + 8):
+            if off + 4 <= obj.mappable_size():
+                word = obj.read_i32(off)
+                assert word == int.from_bytes(obj.read_bytes(off, 4), "little", signed=True), (handle, off)
+                seen.append(word)
+    assert {-2, 7, 9, 0, (7 << 16) | 0xFFFF} <= set(seen)

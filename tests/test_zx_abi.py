@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -55,3 +56,19 @@ def test_signal_bits_and_ranges_are_named() -> None:
     assert zx.MICROSIM_OBJ_TYPE_LAST < zx.ZX_OBJ_TYPE_UPPER_BOUND
     assert zx.ZX_OBJ_TYPE_IOB_SHARED_REGION < zx.MICROSIM_OBJ_TYPE_FIRST
     assert zx.ZX_THREAD_STATE_BLOCKED_WAIT_ONE == 0x0603
+
+
+def test_zx_error_fields_text_and_pickling() -> None:
+    plain = ZxError(zx.ZX_ERR_BAD_STATE)
+    assert (plain.status, plain.name, plain.out, plain.args) == (
+        zx.ZX_ERR_BAD_STATE, "ZX_ERR_BAD_STATE", {}, ("ZX_ERR_BAD_STATE",))
+    err = ZxError(zx.ZX_ERR_TIMED_OUT, "too late", observed=5)
+    assert str(err) == "ZX_ERR_TIMED_OUT: too late" and err.observed == 5 and err.out == {"observed": 5}
+    assert ZxError(-12345).name == "(UNKNOWN)"
+    plain.out["x"] = 1  # each instance has its own `out`
+    assert ZxError(zx.ZX_ERR_BAD_STATE).out == {}
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.status, back.args, back.observed) == (ZxError, err.status, err.args, 5)
+    with pytest.raises(ZxError) as raised:
+        raise ZxError(zx.ZX_ERR_BAD_STATE)
+    assert raised.value.status == zx.ZX_ERR_BAD_STATE and raised.value.__traceback__ is not None

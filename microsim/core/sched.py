@@ -59,8 +59,9 @@ class RandomStrategy:
 
     def preempt(self, current: Thread, runnable: list[Thread]) -> bool:
         """Switch away from `current` with probability n/(n+1) for n runnable threads."""
-        # rng.random() is several times cheaper than randrange() and just as seeded.
-        return int(self._random() * (len(runnable) + 1)) != 0
+        # rng.random() is several times cheaper than randrange() and just as seeded;
+        # `x >= 1.0` is `int(x) != 0` for the non-negative x here, without the int().
+        return self._random() * (len(runnable) + 1) >= 1.0
 
     def pick(self, runnable: list[Thread]) -> int:
         """A uniformly random index into `runnable`."""
@@ -72,6 +73,8 @@ class ThreadExit(BaseException):
 
 
 _SLEEPING = zx.ZX_THREAD_STATE_BLOCKED_SLEEPING
+_INFINITE = zx.ZX_TIME_INFINITE
+_getcurrent = greenlet.getcurrent
 
 
 class Wait:
@@ -160,6 +163,7 @@ class Scheduler:
         self.armed_deadlines = 0
         self.main: greenlet.greenlet | None = None
         self.running = False
+        self._direct = False  # threads may hand the CPU to each other (see `run`)
         self.switches = 0
         self.direct_waits: list[Wait] = []  # waits of direct calls from Python, in progress
         # The syscall entering at the current preemption point, and its arguments.
@@ -211,23 +215,69 @@ class Scheduler:
         self._switch_out(t)
 
     def _switch_out(self, t: Thread) -> None:
+        """Take the running thread `t` (made runnable or blocked) off the CPU; return when
+        it is given the CPU again.
+
+        When `run`'s loop would pick the next thread at once (others are runnable, no
+        `until`), that is done here: end `t`'s slice, pick, start the next slice, and
+        switch straight to the thread picked; one greenlet switch instead of two, the same
+        decisions in the same order. Otherwise (or if every thread popped was dead) the
+        loop takes over.
+        """
         k = self.kernel
         t.ctx = (k.cur_sc, k.cur_pid, k.cur_tid)
-        assert self.main is not None
-        self.main.switch()
+        runnable = self.runnable
+        if self._direct and runnable:
+            # The loop's end of a slice: the strategy picks in the same state as there.
+            t.runtime += k.now - t.run_start
+            self.current = None
+            k.preempt = self.armed_deadlines > 0
+            k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
+            while runnable:
+                u = runnable.pop(self._pick(runnable) if len(runnable) > 1 else 0)
+                if u.state == "dead":
+                    continue
+                self.current = u
+                u.state = "running"
+                k.preempt = bool(runnable) or self.armed_deadlines > 0
+                self.switches += 1
+                u.run_start = now = k.now
+                u.queue_time += now - u.ready_at
+                if u is not t:  # (picked again, it just keeps the CPU)
+                    glet = u.glet
+                    if glet is None:
+                        glet = self._new_greenlet(u)
+                    glet.switch(u)
+                break
+            else:  # every thread popped was dead: the loop goes on (`current` is None)
+                assert self.main is not None
+                self.main.switch()
+        else:
+            assert self.main is not None
+            self.main.switch()
         k.cur_sc, k.cur_pid, k.cur_tid = t.ctx
         if t.killed:
             raise ThreadExit
+
+    def _new_greenlet(self, t: Thread) -> ThreadGreenlet:
+        """The greenlet of a thread about to run for the first time."""
+        k = self.kernel
+        glet = ThreadGreenlet(self._thread_main, parent=self.main)
+        glet.thread = t
+        t.glet = glet
+        k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
+        t.ctx = (0, t.process.koid, t.koid)
+        return glet
 
     # ------------------------------------------------------------------ waiting
     def block(self, wait: Wait, deadline: int) -> int:
         """Block the caller until `wait` finishes or `deadline` passes; return status."""
         k = self.kernel
-        if deadline != zx.ZX_TIME_INFINITE:
+        if deadline != _INFINITE:
             self._timer_seq += 1
             heapq.heappush(self.timers, (deadline, self._timer_seq, wait))
         t = self.current
-        if t is None or greenlet.getcurrent() is not t.glet:
+        if t is None or _getcurrent() is not t.glet:
             # A direct call from Python: drive the simulation until the wait ends. If it
             # cannot end (Deadlock) or the run fails, the wait is withdrawn: no waiter or
             # observer stays behind.
@@ -270,9 +320,10 @@ class Scheduler:
                 return
             t.state = "runnable"
             self.runnable.append(t)
-            t.ready_at = self.kernel.now
-            self._update_preempt()
             k = self.kernel
+            t.ready_at = k.now
+            # _update_preempt() with a runnable thread known to exist (a wake is hot).
+            k.preempt = self.current is not None or self.armed_deadlines > 0
             if k.trace is not None:
                 k.emit("thread_state", t.koid, "woken", zx.zx_status_get_string(status))
 
@@ -342,6 +393,8 @@ class Scheduler:
         if self.running:
             raise ZxError(zx.ZX_ERR_BAD_STATE, "the scheduler is already running")
         self.running = True
+        # Without `until`, a thread leaving the CPU may pick the next one itself.
+        self._direct = until is None
         self.deadlocked = False  # this run's own outcome decides
         self.main = greenlet.getcurrent()
         k = self.kernel
@@ -358,18 +411,18 @@ class Scheduler:
                     self.current = t
                     t.state = "running"
                     k.preempt = bool(runnable) or self.armed_deadlines > 0
-                    if t.glet is None:
-                        glet = ThreadGreenlet(self._thread_main, parent=self.main)
-                        glet.thread = t
-                        t.glet = glet
-                        k.cur_sc, k.cur_pid, k.cur_tid = 0, t.process.koid, t.koid
-                        t.ctx = (0, t.process.koid, t.koid)
+                    glet = t.glet
+                    if glet is None:
+                        glet = self._new_greenlet(t)
                     self.switches += 1
                     t.run_start = k.now
                     t.queue_time += k.now - t.ready_at
-                    t.glet.switch(t)
-                    if t.state != "dead":  # virtual CPU time (ZX_INFO_*_RUNTIME)
-                        t.runtime += k.now - t.run_start
+                    glet.switch(t)
+                    # Back from whichever thread ran last (threads hand the CPU to each
+                    # other directly, see _switch_out); None: it ended its slice itself.
+                    last = self.current
+                    if last is not None and last.state != "dead":  # virtual CPU time
+                        last.runtime += k.now - last.run_start
                     self.current = None
                     k.preempt = self.armed_deadlines > 0
                     k.cur_sc, k.cur_pid, k.cur_tid = 0, 0, 0
@@ -401,6 +454,7 @@ class Scheduler:
                 )
         finally:
             self.running = False
+            self._direct = False
             self.main = None
             self.current = None
             k.preempt = self.armed_deadlines > 0

@@ -35,6 +35,8 @@ PAGE = zx.ZX_PAGE_SIZE
 USER_ASPACE_BASE = 0x200000
 USER_ASPACE_SIZE = (1 << 47) - PAGE - USER_ASPACE_BASE
 _U64 = (1 << 64) - 1
+_PERM_WRITE = zx.ZX_VM_PERM_WRITE
+_BEYOND_STREAM = zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE
 
 _PERMS = zx.ZX_VM_PERM_READ | zx.ZX_VM_PERM_WRITE | zx.ZX_VM_PERM_EXECUTE
 _CAN_MAP = zx.ZX_VM_CAN_MAP_READ | zx.ZX_VM_CAN_MAP_WRITE | zx.ZX_VM_CAN_MAP_EXECUTE
@@ -108,6 +110,11 @@ class MappableObject(KernelObject):
     def write_bytes(self, offset: int, data: bytes) -> None:
         """Write bytes (offset + len(data) within `mappable_size()`)."""
         raise NotImplementedError
+
+    def read_i32(self, offset: int) -> int:
+        """The little-endian int32 at `offset` (4-byte aligned, within `mappable_size()`):
+        a futex word. Override it when the object can read one word more cheaply."""
+        return int.from_bytes(self.read_bytes(offset, 4), "little", signed=True)
 
     def committed_pages(self, offset: int, length: int) -> int:
         """Pages of [offset, offset+length) that hold memory (for ZX_INFO_PROCESS_MAPS)."""
@@ -752,16 +759,17 @@ def read_memory(process: Process, addr: int, length: int) -> bytes:
 
 def write_memory(process: Process, addr: int, data: bytes) -> None:
     """Write `data` at `addr` through the process's mappings (all or nothing)."""
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     root = process.root_vmar
     if root is not None and type(addr) is int and addr >= 0 and not process.exited:
         # Fast path: one writable mapping holds the whole range (else the general path,
         # which also reports the fault).
         m = root.find_mapping(addr)
-        if m is not None and m.perms & zx.ZX_VM_PERM_WRITE and addr + len(data) <= m.base + m.size \
-                and not m.flags & zx.ZX_VM_FAULT_BEYOND_STREAM_SIZE:
-            off = m.offset + (addr - m.base)
-            if off + len(data) <= m.obj.mappable_size():
+        if m is not None and m.perms & _PERM_WRITE and not m.flags & _BEYOND_STREAM:
+            base = m.base
+            end = addr + len(data)
+            if end <= base + m.size and (off := m.offset + (addr - base)) + (end - addr) <= m.obj.mappable_size():
                 m.obj.write_bytes(off, data)
                 return
     pieces = list(_access(process, addr, len(data), zx.ZX_VM_PERM_WRITE, "write"))

@@ -129,7 +129,7 @@ def _read(p: Process, addr: int) -> int:
     if m is not None and m.perms & _PERM_READ:
         off = m.offset + (addr - m.base)
         if off + 4 <= m.obj.mappable_size():
-            return int.from_bytes(m.obj.read_bytes(off, 4), "little", signed=True)
+            return m.obj.read_i32(off)
     try:  # the general path (and its fault report) for everything else
         data = p.read_memory(addr, 4)
     except MemoryFault:
@@ -188,8 +188,8 @@ def sys_futex_wait(p: Process, value_ptr: int, current_value: int, new_futex_own
     # _read's fast path inlined: the word in one readable mapping of a live process.
     root = p.root_vmar
     m = root.find_mapping(addr) if root is not None and not p.exited else None
-    if m is not None and m.perms & _PERM_READ and m.offset + (addr - m.base) + 4 <= m.obj.mappable_size():
-        value = int.from_bytes(m.obj.read_bytes(m.offset + (addr - m.base), 4), "little", signed=True)
+    if m is not None and m.perms & _PERM_READ and (off := m.offset + (addr - m.base)) + 4 <= m.obj.mappable_size():
+        value = m.obj.read_i32(off)
     else:
         value = _read(p, addr)
     if value != expected:

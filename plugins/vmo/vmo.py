@@ -17,6 +17,7 @@ VMO that sees it, as Zircon's attribution does (vmo-clone2 core-tests).
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sortedcontainers import SortedDict
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from microsim.kernel import Kernel
 
 PAGE = zx.ZX_PAGE_SIZE
+_PAGE_MASK = PAGE - 1
+_PAGE_SHIFT = PAGE.bit_length() - 1
+assert PAGE == 1 << _PAGE_SHIFT
+_unpack_i32 = struct.Struct("<i").unpack_from
 #: Bytes of one page-list node (16 page slots plus links), for zx_info_vmo_t.metadata_bytes.
 _PAGE_LIST_NODE_BYTES = 160
 # VmObject::RoundSize's limit: ROUNDDOWN(UINT64_MAX, 2 * kPageFanOut * PAGE_SIZE).
@@ -735,9 +740,31 @@ class Vmo(MappableObject):
         return self.store.read(self.base + offset, length)
 
     def write_bytes(self, offset: int, data: bytes) -> None:
-        if offset < 0 or offset + len(data) > self.size_owner._size:
-            self._check(offset, len(data))
-        self.store.write(self.base + offset, data)
+        n = len(data)
+        if offset < 0 or offset + n > self.size_owner._size:
+            self._check(offset, n)
+        # PageStore.write's fast path inlined (within one page already held): every
+        # store through a mapping comes here.
+        offset += self.base
+        within = offset & _PAGE_MASK
+        if n and within + n <= PAGE:
+            page = self.store.pages.get(offset >> _PAGE_SHIFT)
+            if page is not None:
+                page[within : within + n] = data
+                return
+        self.store.write(offset, data)
+
+    def read_i32(self, offset: int) -> int:
+        # PageStore.read's one-page fast path, unpacked in place (no bytes copy): futex
+        # waits read their word on every call.
+        store = self.store
+        if store.parent is None and 0 <= offset <= self.size_owner._size - 4:
+            offset += self.base
+            within = offset & _PAGE_MASK
+            if within <= PAGE - 4:
+                page = store.pages.get(offset >> _PAGE_SHIFT)
+                return 0 if page is None else _unpack_i32(page, within)[0]  # type: ignore[no-any-return]
+        return int.from_bytes(self.read_bytes(offset, 4), "little", signed=True)
 
     def committed_pages(self, offset: int = 0, length: int | None = None) -> int:
         """Pages of the range that hold memory."""
