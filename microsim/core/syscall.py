@@ -357,13 +357,16 @@ _FAST_TRACED = _FAST_HEAD + """
         except BaseException as _e:
             raise _failed(_k, _e, _name, _params, ({vals_tuple}), None, _cost, _t0, _sc, _pid, _tid,
                           _saved_sc, _saved_pid, _append, _buf, _batch, _flush, _strace)
-        _now = _k.now = _k.now + _cost
+        _t1 = _k.now
+        _k.now = _t1 + _cost
         if {all_scalar}:
             _args = ({vals_tuple})
         else:
             _args = _tuple(_map(_freeze, ({vals_tuple})))
+        # The duration is the syscall's cost unless it blocked (no new int object then).
         _append(("syscall", _t0, _sc, _pid, _tid, _name, _args,
-                 0, _r if _type(_r) in _scalars else _freeze(_r), _now - _t0))
+                 0, _r if _type(_r) in _scalars else _freeze(_r),
+                 _cost if _t1 is _t0 else _t1 + _cost - _t0))
         _k.cur_sc = _saved_sc
         _k.cur_pid = _saved_pid
 {strace}        if _len(_buf) >= _batch:

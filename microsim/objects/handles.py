@@ -72,14 +72,23 @@ def sys_handle_close(p: Process, handle: int) -> None:
     if h is None:
         raise p.bad_handle()
     h.owner = None
-    if p.kernel.handle_events:
-        p.emit_handle_closed(h, handle, "close")
     obj = h.obj
+    k = p.kernel
+    if k.handle_events:
+        trace = k.trace
+        if trace is not None and k.obs_handle_closed is None:
+            # Traced, not observed (the common case): the row, inline.
+            buf = trace.buffer
+            buf.append(("handle_closed", k.now, k.cur_sc, p.koid, k.cur_tid, handle, obj.koid, "close"))
+            if len(buf) >= trace.batch:
+                trace.flush()
+        else:
+            p.emit_handle_closed(h, handle, "close")
     if obj.observers:
         obj.cancel_observers(h)
     obj.handle_count -= 1
     if obj.handle_count == 0:
-        p.kernel.last_handle_closed(obj)
+        k.last_handle_closed(obj)
     return None
 
 

@@ -363,7 +363,16 @@ class Process(KernelObject):
         handle.value = value = next(kernel.handle_values)
         self.handles[value] = handle
         if kernel.handle_events:
-            self.emit_handle_created(handle, reason)
+            trace = kernel.trace
+            if trace is not None and kernel.obs_handle_created is None:
+                # Traced, not observed (the common case): the row, inline.
+                buf = trace.buffer
+                buf.append(("handle_created", kernel.now, kernel.cur_sc, self.koid, kernel.cur_tid,
+                            value, obj.koid, rights, reason))
+                if len(buf) >= trace.batch:
+                    trace.flush()
+            else:
+                self.emit_handle_created(handle, reason)
         return value
 
     def emit_handle_created(self, handle: Handle, reason: str) -> None:
