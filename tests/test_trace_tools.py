@@ -1038,3 +1038,29 @@ def test_fast_readers_agree_on_odd_and_bad_traces(tmp_path: Path) -> None:
         path = tmp_path / "variant.jsonl"
         path.write_bytes(_variants(tmp_path)[name])
         assert _fast(path), name
+
+
+def test_thread_state_columns_are_its_intervals(tmp_path: Path, deadlock_run: tuple[str, Any]) -> None:
+    # The SQLite load takes the thread slices a column at a time; the export, one by one.
+    from microsim.trace.export import ThreadStates
+
+    pc = tmp_path / "pc.jsonl"
+    run_program(str(EXAMPLES / "producer_consumer.py"), seed=3, trace=str(pc))
+    for path in (str(pc), deadlock_run[0]):
+        states = ThreadStates()
+        for rec in read_all(path)[1]:
+            if rec["kind"] == "syscall" and rec["tid"]:
+                states.syscall(rec)
+            elif rec["kind"] == "thread_state":
+                states.thread_state(rec)
+        assert list(zip(*states.columns(10**9))) == list(states.intervals(10**9)) != []
+    # Spans that overlap, nest, touch, or start before the thread: clipped the same way.
+    states = ThreadStates()
+    states.life = {1: [100, -1], 2: [0, 50]}
+    states.states = {1: [(50, 150, "running"), (120, 130, "running"), (130, 200, "blocked: x"), (300, 310, "running"),
+                         (305, 400, "running")], 2: [(10, 20, "running"), (20, 30, "running")]}
+    assert list(zip(*states.columns(1000))) == list(states.intervals(1000))
+    assert list(zip(*states.columns(1000))) == [
+        (1, 100, 50, "running"), (1, 150, 50, "blocked: x"), (1, 200, 100, "ready"), (1, 300, 10, "running"),
+        (1, 310, 90, "running"), (1, 400, 600, "ready"), (2, 0, 10, "ready"), (2, 10, 10, "running"),
+        (2, 20, 10, "running"), (2, 30, 20, "ready")]

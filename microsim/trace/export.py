@@ -180,17 +180,22 @@ class ThreadStates:
         durs: list[int] = []
         labels: list[str] = []
         sub, gt, repeat, chain = operator.sub, operator.gt, itertools.repeat, itertools.chain.from_iterable
+        le, ge = operator.le, operator.ge
+        first, second, third = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
         for th, life in self.life.items():
             start, stop = life[0], life[1] if life[1] >= 0 else end
             spans = sorted(self.states.get(th, []))
-            s0s: tuple[int, ...] = ()
-            s1s: tuple[int, ...] = ()
-            names: tuple[str, ...] = ()
-            if spans:
-                s0s, s1s, names = zip(*spans)
-            # The cursor before each span (and after the last): the furthest end so far.
-            cursor = list(itertools.accumulate(s1s, max, initial=start))
-            begin = list(map(max, s0s, cursor))  # each span, clipped to the cursor
+            s0s = list(map(first, spans))
+            s1s = list(map(second, spans))
+            names = list(map(third, spans))
+            # The cursor before each span (and after the last): the furthest end so far;
+            # each span clipped to it. Spans that do not overlap (the common case) need no
+            # max() per span.
+            if s1s and s1s[0] >= start and all(map(le, s1s, itertools.islice(s1s, 1, None))):
+                cursor = [start, *s1s]
+            else:
+                cursor = list(itertools.accumulate(s1s, max, initial=start))
+            begin = s0s if all(map(ge, s0s, cursor)) else list(map(max, s0s, cursor))
             # In order: the gap before each span ("ready"), the span, and the final gap.
             at = [*chain(zip(cursor, begin)), cursor[-1]]
             length = [*chain(zip(map(sub, begin, cursor), map(sub, s1s, begin))), stop - cursor[-1]]

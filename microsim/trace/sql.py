@@ -354,6 +354,8 @@ def _no_handle(args: Any) -> None:
 _ORDERED = frozenset({"handle_created", "handle_closed", "thread_state", "object_created", "object_destroyed",
                       "process_exit"})
 _SYSCALL_OR_STATE = frozenset({"syscall", "thread_state"})
+_OBJECT_KINDS = frozenset({"object_created", "object_destroyed", "process_exit"})
+_START_OR_EXIT = frozenset({"start", "exit"})
 
 
 def _positions(kinds: list[Any], kind: str) -> list[int]:
@@ -408,8 +410,9 @@ def _thread_spans(states: ThreadStates, kinds: list[Any], groups: dict[str, Any]
     if "thread_state" in groups or blocked_at:
         tid_col, sc_col = (sc_cols[4], sc_cols[2]) if sc_cols else ((), ())
         f = names["thread_state"]
-        ts_sel, tcols = groups["thread_state"] if "thread_state" in groups else ([], [()] * len(f))
-        i_thread = f.index("thread")
+        tcols = groups["thread_state"][1] if "thread_state" in groups else [()] * len(f)
+        ts_t, ts_sc = tcols[1], tcols[2]
+        threads_col, states_col, details = (tcols[f.index(x)] for x in ("thread", "state", "detail"))
         si = ti = 0
         for kind in itertools.compress(kinds, map(_SYSCALL_OR_STATE.__contains__, kinds)):
             if kind == "syscall":
@@ -420,8 +423,22 @@ def _thread_spans(states: ThreadStates, kinds: list[Any], groups: dict[str, Any]
                         special.append((si, b))
                 si += 1
             else:
-                if tcols[i_thread][ti] in blocked_at or tcols[f.index("state")][ti] != "woken":
-                    states.thread_state(dict(zip(f, ts_sel[ti])))
+                # ThreadStates.thread_state, on the columns.
+                th, state = threads_col[ti], states_col[ti]
+                if state == "blocked":
+                    blocked_at[th] = (ts_t[ti], details[ti], ts_sc[ti], None)
+                elif state == "woken":
+                    if th in blocked_at:
+                        b = blocked_at[th]
+                        blocked_at[th] = (b[0], b[1], b[2], ts_t[ti])
+                elif state == "start":
+                    states.life[th] = [ts_t[ti], -1]
+                elif state == "exit":
+                    t = ts_t[ti]
+                    states.life.setdefault(th, [t, t])[1] = t
+                    if th in blocked_at:
+                        b = blocked_at.pop(th)
+                        spans[th].append((b[0], t, f"blocked: {b[1]}"))
                 ti += 1
     if not sc_cols:
         return
@@ -493,6 +510,19 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
             _thread_spans(states, kinds, groups, kind_names)
         # Kinds whose order among each other matters, in order (few records but handles).
         cols = {k: groups[k] for k in _ORDERED & groups.keys()}
+        if "thread_state" in cols and not _OBJECT_KINDS & cols.keys():
+            # Only a thread's start and exit matter to `threads`, in their own order.
+            sel, c = cols.pop("thread_state")
+            f = kind_names["thread_state"]
+            ts_thread, ts_state, ts_detail = f.index("thread"), f.index("state"), f.index("detail")
+            ends = map(_START_OR_EXIT.__contains__, c[ts_state])
+            for row in itertools.compress(sel, ends):
+                th = threads.get(row[ts_thread])
+                if th is not None:
+                    if row[ts_state] == "start":
+                        th[3] = row[1]
+                    else:
+                        th[4], th[5] = row[1], row[ts_detail] or None
         idx = dict.fromkeys(cols, 0)
         if "handle_created" in cols:
             hc = cols["handle_created"][1]
