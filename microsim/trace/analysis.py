@@ -311,6 +311,7 @@ class FastChunk:
     groups: dict[str, tuple[list[Any], list[tuple[Any, ...]]]]
     names: dict[str, tuple[str, ...]]
     params: dict[str, tuple[str, ...]]
+    handle_kinds: list[Any] = field(default_factory=list)  # of the handle events, in order
 
 
 @dataclass(slots=True)
@@ -426,6 +427,10 @@ class _FastReader:
     def chunk(self, rows: list[Any]) -> Iterator[FastChunk]:
         """The checked chunks of these parsed lines (split around `trace_kinds` records)."""
         by_kind: collections.defaultdict[Any, list[Any]] = collections.defaultdict(list)
+        # Handle events go to one list, in order (the order of the two kinds among each
+        # other is what live handle counts need), split by kind below.
+        handles: list[Any] = []
+        by_kind["handle_created"] = by_kind["handle_closed"] = handles
         try:
             kinds = list(map(_FIRST, rows))
             # Rows into a list per kind, without a Python-level loop.
@@ -444,6 +449,14 @@ class _FastReader:
             if i + 1 < len(rows):
                 yield from self.chunk(rows[i + 1:])
             return
+        handle_kinds = list(map(_FIRST, handles))
+        del by_kind["handle_created"], by_kind["handle_closed"]
+        if handles:
+            created = list(map("handle_created".__eq__, handle_kinds))
+            if any(created):
+                by_kind["handle_created"] = list(itertools.compress(handles, created))
+            if not all(created):
+                by_kind["handle_closed"] = list(itertools.compress(handles, map(operator.not_, created)))
         groups: dict[str, tuple[list[Any], list[tuple[Any, ...]]]] = {}
         for kind, sel in by_kind.items():
             spec = self.specs.get(kind) if type(kind) is str else None
@@ -452,7 +465,9 @@ class _FastReader:
             groups[kind] = (sel, self.columns(sel, spec))
         if "thread_state" in groups or self.blocked:
             self.follow(kinds, groups)
-        yield self.done(kinds, rows, groups)
+        chunk = self.done(kinds, rows, groups)
+        chunk.handle_kinds = handle_kinds
+        yield chunk
 
     def columns(self, sel: list[Any], spec: _Spec) -> list[tuple[Any, ...]]:
         """The columns of one kind's rows, checked (NotFast if any row fails)."""

@@ -256,10 +256,16 @@ class _Inserter:
 
     def add(self, cols: list[Any]) -> None:
         """Insert the rows whose columns are `cols` (as `_FAST_COLUMNS` reads them)."""
-        self.count += len(cols[0])
+        n = len(cols[0])
+        self.count += n
+        width = self.width
+        # The rows' values one after the other, placed a column at a time.
         flat = self.pending
-        flat += itertools.chain.from_iterable(zip(*cols))
-        step = _ROWS_PER_INSERT * self.width
+        base = len(flat)
+        flat += itertools.repeat(None, n * width)
+        for i, col in enumerate(cols):
+            flat[base + i::width] = col
+        step = _ROWS_PER_INSERT * width
         full = len(flat) - len(flat) % step
         execute, many = self.db.execute, self.many
         for start in range(0, full, step):
@@ -659,7 +665,7 @@ def _connect(target: str) -> sqlite3.Connection:
     the `.partial` file, which is removed), large pages and cache, the file held."""
     db = sqlite3.connect(target)
     for pragma in ("page_size = 65536", "journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE",
-                   "cache_size = -262144", "temp_store = MEMORY"):
+                   "cache_size = -262144", "temp_store = MEMORY", "threads = 2"):
         db.execute(f"PRAGMA {pragma}")
     return db
 

@@ -144,7 +144,7 @@ def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]
                 other[kind] += len(sel)
         kinds = chunk.kinds
         if "handle_created" in groups or "handle_closed" in groups:
-            steps = list(accumulate(filter(None, map(_HANDLE_DELTA.get, kinds)), initial=live_handles))
+            steps = list(accumulate(map(_HANDLE_DELTA.__getitem__, chunk.handle_kinds), initial=live_handles))
             peak_handles = max(peak_handles, *steps)
             live_handles = steps[-1]
         if "object_created" in groups or "object_destroyed" in groups:
