@@ -181,13 +181,14 @@ class ThreadStates:
         labels: list[str] = []
         sub, gt, repeat, chain = operator.sub, operator.gt, itertools.repeat, itertools.chain.from_iterable
         le, ge = operator.le, operator.ge
-        first, second, third = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
         for th, life in self.life.items():
             start, stop = life[0], life[1] if life[1] >= 0 else end
-            spans = sorted(self.states.get(th, []))
-            s0s = list(map(first, spans))
-            s1s = list(map(second, spans))
-            names = list(map(third, spans))
+            # One pass over the sorted spans (they lie all over memory), then slices.
+            flat: list[Any] = list(chain(sorted(self.states.get(th, []))))
+            s0s: list[int] = flat[0::3]
+            s1s: list[int] = flat[1::3]
+            names: list[str] = flat[2::3]
+            n = len(s0s)
             # The cursor before each span (and after the last): the furthest end so far;
             # each span clipped to it. Spans that do not overlap (the common case) need no
             # max() per span.
@@ -197,9 +198,16 @@ class ThreadStates:
                 cursor = list(itertools.accumulate(s1s, max, initial=start))
             begin = s0s if all(map(ge, s0s, cursor)) else list(map(max, s0s, cursor))
             # In order: the gap before each span ("ready"), the span, and the final gap.
-            at = [*chain(zip(cursor, begin)), cursor[-1]]
-            length = [*chain(zip(map(sub, begin, cursor), map(sub, s1s, begin))), stop - cursor[-1]]
-            label = [*chain(zip(repeat("ready"), names)), "ready"]
+            at = [0] * (2 * n + 1)
+            at[0:2 * n:2] = cursor[:n]
+            at[1:2 * n:2] = begin
+            at[2 * n] = cursor[n]
+            length = at[:]
+            length[0:2 * n:2] = list(map(sub, begin, cursor))
+            length[1:2 * n:2] = list(map(sub, s1s, begin))
+            length[2 * n] = stop - cursor[n]
+            label = ["ready"] * (2 * n + 1)
+            label[1:2 * n:2] = names
             keep = list(map(gt, length, repeat(0)))
             kept = list(itertools.compress(at, keep))
             starts += kept
