@@ -7,6 +7,7 @@ derived from real traces (cut, a field dropped, garbage appended, the version ch
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,22 @@ from microsim.cli import main as cli_main
 from microsim.core.plugins import builtin_plugins
 from microsim.runner import run_program
 from microsim.trace import TraceError, load, records
-from microsim.trace.analysis import diff, leaks, object_life, read_all, rights_str, signals_str
-from microsim.trace.export import STATE_TID, build_timeline, to_perfetto, validate
+from microsim.trace.analysis import (
+    NotFast,
+    TraceInfo,
+    diff,
+    fast_chunks,
+    leaks,
+    no_gc,
+    object_life,
+    read_all,
+    rights_str,
+    signals_str,
+)
+from microsim.trace.export import STATE_TID, ThreadStates, build_timeline, to_perfetto, validate
 from microsim.trace.fxt import MAGIC_RECORD
 from microsim.trace.sql import SCHEMA, query
+from microsim.trace.sql import load as sql_load
 from microsim.trace.summary import render_text, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -912,15 +925,14 @@ def _ping_pong(path: Path, rounds: int) -> None:
 def _both_ways(path: Path) -> tuple[Any, Any]:
     """(summary, every table's rows) of the trace, read from the file (the fast reader, or
     `scan` if it gives up) and from an open stream (always `scan`); or the errors."""
-    import sqlite3
-
-    from microsim.trace.sql import load as sql_load
-
     out = []
     for stream in (False, True):
+        info = TraceInfo()
         try:
             with path.open("rb") as f:
-                summary = summarize(f if stream else str(path))
+                summary = summarize(f if stream else str(path), info=info)
+            summary["info"] = (info.records, info.last_t, info.complete, info.unreturned, info.cut_line,
+                               info.warnings)
             db = sqlite3.connect(":memory:")
             with path.open("rb") as f:
                 sql_load(f if stream else str(path), db)
@@ -933,8 +945,6 @@ def _both_ways(path: Path) -> tuple[Any, Any]:
 
 def _fast(path: Path) -> bool:
     """Whether the fast reader takes the whole file (rather than leave it to `scan`)."""
-    from microsim.trace.analysis import NotFast, TraceInfo, fast_chunks, no_gc
-
     try:
         with no_gc():
             for _ in fast_chunks(str(path), TraceInfo()):
@@ -1042,8 +1052,6 @@ def test_fast_readers_agree_on_odd_and_bad_traces(tmp_path: Path) -> None:
 
 def test_thread_state_columns_are_its_intervals(tmp_path: Path, deadlock_run: tuple[str, Any]) -> None:
     # The SQLite load takes the thread slices a column at a time; the export, one by one.
-    from microsim.trace.export import ThreadStates
-
     pc = tmp_path / "pc.jsonl"
     run_program(str(EXAMPLES / "producer_consumer.py"), seed=3, trace=str(pc))
     for path in (str(pc), deadlock_run[0]):
