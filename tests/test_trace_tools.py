@@ -7,6 +7,7 @@ derived from real traces (cut, a field dropped, garbage appended, the version ch
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,22 @@ from microsim.cli import main as cli_main
 from microsim.core.plugins import builtin_plugins
 from microsim.runner import run_program
 from microsim.trace import TraceError, load, records
-from microsim.trace.analysis import diff, leaks, object_life, read_all, rights_str, signals_str
-from microsim.trace.export import STATE_TID, build_timeline, to_perfetto, validate
+from microsim.trace.analysis import (
+    NotFast,
+    TraceInfo,
+    diff,
+    fast_chunks,
+    leaks,
+    no_gc,
+    object_life,
+    read_all,
+    rights_str,
+    signals_str,
+)
+from microsim.trace.export import STATE_TID, ThreadStates, build_timeline, to_perfetto, validate
 from microsim.trace.fxt import MAGIC_RECORD
 from microsim.trace.sql import SCHEMA, query
+from microsim.trace.sql import load as sql_load
 from microsim.trace.summary import render_text, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -879,16 +892,74 @@ def test_kinds_declared_late_are_checked_and_used(leak_run: tuple[str, Any], tmp
     assert "malformed y.seen record: what is str" in capsys.readouterr().err
 
 
+def _ping_pong(path: Path, rounds: int) -> None:
+    """Two threads passing a message back and forth, duplicating, signalling and closing a
+    handle each round: syscalls, handle events, signals, and a block and a wake per turn."""
+    with Kernel(seed=4, plugins=["vmo", "channel"], trace=str(path)) as k:
+        p = k.create_process("pingpong")
+        v = p.zx.vmo_create(4096, 0)
+        a, b = p.zx.channel_create(0)
+        inf = zx.ZX_TIME_INFINITE
+
+        def ping() -> None:
+            for _ in range(rounds):
+                h = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
+                p.zx.object_signal(h, 0, zx.ZX_USER_SIGNAL_0)
+                p.zx.channel_write(a, 0, b"ping", [])
+                p.zx.object_wait_one(a, zx.ZX_CHANNEL_READABLE, inf)
+                p.zx.channel_read(a, 0)
+                p.zx.handle_close(h)
+            p.zx.handle_close(a)
+
+        def pong() -> None:
+            while p.zx.object_wait_one(b, zx.ZX_CHANNEL_READABLE | zx.ZX_CHANNEL_PEER_CLOSED,
+                                       inf) & zx.ZX_CHANNEL_READABLE:
+                p.zx.channel_read(b, 0)
+                p.zx.channel_write(b, 0, b"pong", [])
+
+        k.create_thread(p, ping, name="ping")
+        k.create_thread(p, pong, name="pong")
+        k.run()
+
+
+def _both_ways(path: Path) -> tuple[Any, Any]:
+    """(summary, every table's rows) of the trace, read from the file (the fast reader, or
+    `scan` if it gives up) and from an open stream (always `scan`); or the errors."""
+    out = []
+    for stream in (False, True):
+        info = TraceInfo()
+        try:
+            with path.open("rb") as f:
+                summary = summarize(f if stream else str(path), info=info)
+            summary["info"] = (info.records, info.last_t, info.complete, info.unreturned, info.cut_line,
+                               info.warnings)
+            db = sqlite3.connect(":memory:")
+            with path.open("rb") as f:
+                sql_load(f if stream else str(path), db)
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+            out.append((summary, {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}))
+        except TraceError as exc:
+            out.append(("error", str(exc)))
+    return out[0], out[1]
+
+
+def _fast(path: Path) -> bool:
+    """Whether the fast reader takes the whole file (rather than leave it to `scan`)."""
+    try:
+        with no_gc():
+            for _ in fast_chunks(str(path), TraceInfo()):
+                pass
+    except NotFast:
+        return False
+    return True
+
+
 def test_fast_readers_agree_with_the_careful_one(tmp_path: Path) -> None:
     # `summary` and the SQLite load read a trace file through a fast columnar path; an open
     # stream goes through the careful record-by-record reader. Both must give the same.
-    import sqlite3
-
-    from microsim.trace.sql import load as sql_load
-
     threads = tmp_path / "threads.jsonl"
     run_program(str(EXAMPLES / "producer_consumer.py"), seed=3, trace=str(threads))
-    calls = tmp_path / "calls.jsonl"  # syscalls only: the kinds the fast path takes whole
+    calls = tmp_path / "calls.jsonl"  # syscalls only, with errors
     with Kernel(seed=2, trace=str(calls)) as k:
         p = k.create_process("calls")
         for i in range(3000):
@@ -899,14 +970,105 @@ def test_fast_readers_agree_with_the_careful_one(tmp_path: Path) -> None:
                 with pytest.raises(ZxError):
                     p.zx.handle_close(0x1234)
             p.zx.handle_close(v)
-    for path in (threads, calls):
-        with path.open("rb") as stream:
-            careful = summarize(stream)
-        assert summarize(str(path)) == careful and careful["syscalls"]
-        dbs = []
-        for source in (str(path), path.open("rb")):
-            db = sqlite3.connect(":memory:")
-            sql_load(source, db)
-            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-            dbs.append({t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables})
-        assert dbs[0] == dbs[1] and any(dbs[0].values())
+    pingpong = tmp_path / "pingpong.jsonl"  # two threads over many chunks
+    _ping_pong(pingpong, 3000)
+    deadlock = tmp_path / "deadlock.jsonl"  # calls that never returned
+    run_program(PROGRAMS / "deadlock.py", seed=0, trace=str(deadlock))
+    for path in (threads, calls, pingpong, deadlock):
+        assert _fast(path), path  # the fast path takes these whole...
+        fast, careful = _both_ways(path)
+        assert fast == careful and careful[0]["syscalls"]  # ...and agrees
+    assert careful[0]["deadlocks"] and careful[0]["did_not_return"]
+    assert any(r[6] is None for r in careful[1]["syscalls"])  # status NULL: did not return
+
+
+def _variants(tmp_path: Path) -> dict[str, bytes]:
+    """Traces the fast reader must read as `scan` does: cut short, late kinds, old
+    records; and bad ones, whose errors must be the same."""
+    good = tmp_path / "good.jsonl"
+    _ping_pong(good, 400)
+    data = good.read_bytes()
+    lines = data.splitlines(keepends=True)
+    mid = len(lines) // 2
+    out = {
+        "cut mid-line": data[: len(data) // 2],
+        "cut at a line's end": b"".join(lines[:mid]),
+        "no records": lines[0],
+        "blank line": b"".join([*lines[:mid], b"\n", *lines[mid:]]),
+        "not JSON": b"".join([*lines[:mid], b"[\"syscall\",1,\n", *lines[mid:]]),
+        "two records on a line": b"".join([*lines[:mid], lines[mid].rstrip(b"\n") + b"," + lines[mid + 1],
+                                           *lines[mid + 2:]]),
+        "unknown kind": b"".join([*lines[:mid], b'["nosuch",1,2,3,4,5]\n', *lines[mid:]]),
+        "empty": b"",
+    }
+    # A field of the wrong type, in each of the kinds the fast reader checks.
+    for kind, field, value in (("syscall", 1, "1"), ("syscall", 1, True), ("syscall", 7, 1.5),
+                               ("syscall", 6, "x"), ("signal", 6, None), ("thread_state", 5, False),
+                               ("handle_created", 8, 3), ("signal", 4, 2.0)):
+        at = next(i for i in range(mid, len(lines)) if lines[i].startswith(b'["' + kind.encode()))
+        row = orjson.loads(lines[at])
+        row[field] = value
+        out[f"{kind} field {field} = {value!r}"] = b"".join([*lines[:at], orjson.dumps(row) + b"\n", *lines[at + 1:]])
+    # A record with one field too many (a processor's extras) and one too few.
+    at = next(i for i in range(mid, len(lines)) if lines[i].startswith(b'["signal"'))
+    row = orjson.loads(lines[at])
+    out["extra fields"] = b"".join([*lines[:at], orjson.dumps([*row, {"who": 1}]) + b"\n", *lines[at + 1:]])
+    out["missing field"] = b"".join([*lines[:at], orjson.dumps(row[:-1]) + b"\n", *lines[at + 1:]])
+    # A kind declared late (trace_kinds), then used, in the middle of a chunk.
+    late = {"kind": "trace_kinds", "t": 0, "sc": 0, "pid": 0, "tid": 0,
+            "kinds": {"demo.late": {"fields": ["koid", "note"], "objects": ["koid"]}},
+            "syscalls": {"zx_demo_late": ["handle", "n"]}}
+    out["late kinds"] = b"".join([*lines[:mid], orjson.dumps(late) + b"\n",
+                                  b'["demo.late",5,0,1,2,1027,"hello"]\n',
+                                  b'["syscall",5,99999,1025,0,"zx_demo_late",[1,2],0,null,1000]\n', *lines[mid:]])
+    # A syscall of a thread that blocked and was never woken, written (as before the
+    # format said so) with a status: the readers mark it as not returned.
+    deadlock = tmp_path / "deadlock.jsonl"
+    run_program(PROGRAMS / "deadlock.py", seed=0, trace=str(deadlock))
+    dl = deadlock.read_bytes().splitlines(keepends=True)
+    old = []
+    for line in dl:
+        row = orjson.loads(line)
+        if type(row) is list and row[0] == "syscall" and row[7] is None:
+            row[7], row[8] = 0, 3
+            line = orjson.dumps(row) + b"\n"
+        old.append(line)
+    out["status of a call never woken"] = b"".join(old)
+    return out
+
+
+def test_fast_readers_agree_on_odd_and_bad_traces(tmp_path: Path) -> None:
+    for name, data in _variants(tmp_path).items():
+        path = tmp_path / "variant.jsonl"
+        path.write_bytes(data)
+        fast, careful = _both_ways(path)
+        assert fast == careful, name
+    # The ones the fast reader takes whole (it gives the others to `scan`).
+    for name in ("cut mid-line", "cut at a line's end", "late kinds", "status of a call never woken"):
+        path = tmp_path / "variant.jsonl"
+        path.write_bytes(_variants(tmp_path)[name])
+        assert _fast(path), name
+
+
+def test_thread_state_columns_are_its_intervals(tmp_path: Path, deadlock_run: tuple[str, Any]) -> None:
+    # The SQLite load takes the thread slices a column at a time; the export, one by one.
+    pc = tmp_path / "pc.jsonl"
+    run_program(str(EXAMPLES / "producer_consumer.py"), seed=3, trace=str(pc))
+    for path in (str(pc), deadlock_run[0]):
+        states = ThreadStates()
+        for rec in read_all(path)[1]:
+            if rec["kind"] == "syscall" and rec["tid"]:
+                states.syscall(rec)
+            elif rec["kind"] == "thread_state":
+                states.thread_state(rec)
+        assert list(zip(*states.columns(10**9))) == list(states.intervals(10**9)) != []
+    # Spans that overlap, nest, touch, or start before the thread: clipped the same way.
+    states = ThreadStates()
+    states.life = {1: [100, -1], 2: [0, 50]}
+    states.states = {1: [(50, 150, "running"), (120, 130, "running"), (130, 200, "blocked: x"), (300, 310, "running"),
+                         (305, 400, "running")], 2: [(10, 20, "running"), (20, 30, "running")]}
+    assert list(zip(*states.columns(1000))) == list(states.intervals(1000))
+    assert list(zip(*states.columns(1000))) == [
+        (1, 100, 50, "running"), (1, 150, 50, "blocked: x"), (1, 200, 100, "ready"), (1, 300, 10, "running"),
+        (1, 310, 90, "running"), (1, 400, 600, "ready"), (2, 0, 10, "ready"), (2, 10, 10, "running"),
+        (2, 20, 10, "running"), (2, 30, 20, "ready")]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import itertools
@@ -286,18 +287,43 @@ class NotFast(Exception):
     error): raised before the caller has seen any part of the offending chunk."""
 
 
-# Kinds whose records `scan` only checks (no state across records, no rewriting), so the
-# fast reader may check them a chunk at a time.
-_FAST_KINDS = frozenset({"syscall", "handle_created", "handle_closed", "signal", "signal_strobe",
-                         "object_created", "object_destroyed", "name", "pages", "trace_end",
-                         "mapping_created", "mapping_destroyed", "fault"})
 _NONE = type(None)
 _STATUS_TYPES = frozenset({int, _NONE})
 _ARGS_TYPE_SET = frozenset(_ARGS_TYPES)
 _CHUNK_BYTES = 1 << 16
+_FIRST = operator.itemgetter(0)
+_SCAN_STATE = frozenset({"syscall", "thread_state"})
 
-Group = tuple[list[list[Any]], list[Any], int]
-FastChunk = tuple[list[Any], list[list[Any]], dict[str, Group]]
+
+@dataclass(slots=True)
+class FastChunk:
+    """A chunk of records from `fast_chunks`, checked as `scan` checks them.
+
+    `rows` are the file's positional arrays in order (syscalls already rewritten as `scan`
+    rewrites them), `kinds` the kind of each, `groups` kind -> (its rows, its columns:
+    column i holds field `names[kind][i]` of every row of the kind). A `trace_kinds`
+    record (an object, not an array) comes alone in its chunk, its group's columns empty.
+    `names` and `params` are the fields of every kind and the arguments of every syscall
+    declared so far."""
+
+    kinds: list[Any]
+    rows: list[Any]
+    groups: dict[str, tuple[list[Any], list[tuple[Any, ...]]]]
+    names: dict[str, tuple[str, ...]]
+    params: dict[str, tuple[str, ...]]
+    handle_kinds: list[Any] = field(default_factory=list)  # of the handle events, in order
+
+
+@dataclass(slots=True)
+class _Spec:
+    """How to check the rows of one kind: their width and the type of each typed field."""
+
+    width: int
+    ints: tuple[int, ...]
+    others: tuple[tuple[int, type], ...]
+    status: int = -1
+    args: int = -1
+    result: int = -1
 
 
 def reset(info: TraceInfo) -> None:
@@ -309,88 +335,223 @@ def reset(info: TraceInfo) -> None:
 
 def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
     """The records of a version-2 trace, a chunk of lines at a time, checked exactly as
-    `scan` checks them but column by column: `(kinds, rows, {kind: (its rows, their values
-    flattened, row width)})`, rows being the positional arrays of the file (fields in the
-    order of `fast_names(info)[kind]`; field i of a kind's rows: `flat[i::width]`). The
-    header (line 1) is in `info.header`, not in a chunk. Run it inside `no_gc()`.
+    `scan` checks them but column by column, and with the syscalls of threads that blocked
+    and were never woken rewritten as `scan` rewrites them (the state that crosses records:
+    which thread is blocked in which syscall, carried from chunk to chunk). The header
+    (line 1) is in `info.header`, not in a chunk. Run it inside `no_gc()`.
 
-    Raises NotFast, before yielding the chunk concerned, on anything else (a blank, cut or
-    malformed line, a record of another kind, a bad field, a version-1 trace): the caller
-    then starts again with `scan`, which gives the same results or the exact error."""
+    Raises NotFast, before yielding the chunk concerned, on anything else (a blank or
+    malformed line, a kind the header does not declare, a bad field, extra fields from a
+    processor, a version-1 trace): the caller then starts again with `scan`, which gives
+    the same results or the exact error."""
     info.path = path
-    loads = orjson.loads
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed by the `with` below)
     except OSError:
         raise NotFast from None
     with f:
         try:
-            head = loads(f.readline())
+            head = orjson.loads(f.readline())
         except orjson.JSONDecodeError:
             raise NotFast from None
         if type(head) is not dict or head.get("kind") != "trace_start" or head.get("version") != 2:
             raise NotFast
         info.header = head
-        specs = _fast_specs(info)
         if not _dict_ok(head, _checks(info).get("trace_start")):
             raise NotFast
         info.records = 1
         info.last_t = head["t"]
-        info.line = n = 1
-        yield from _fast_rows(f, info, specs, n)
+        info.line = 1
+        reader = _FastReader(info)
+        loads = orjson.loads
+        while data := f.read(_CHUNK_BYTES):
+            if not data.endswith(b"\n"):
+                data += f.readline()
+                if not data.endswith(b"\n"):
+                    # The last line of the file, without its newline: `scan` drops it (and
+                    # stops) if it is cut mid-record, and reads it if it is whole.
+                    cut = data.rfind(b"\n") + 1
+                    try:
+                        loads(data[cut:])
+                    except orjson.JSONDecodeError:
+                        if data[cut:].strip():
+                            data = data[:cut]
+                    else:
+                        data += b"\n"
+                    if not data:
+                        break
+            # One parse for the whole chunk: its lines as the items of one JSON array.
+            body = data.replace(b"\n", b",")
+            try:
+                rows = loads(b"".join((b"[", memoryview(body)[:-1], b"]")))
+            except orjson.JSONDecodeError:
+                raise NotFast from None  # `scan` names the line (or skips a blank one)
+            if len(rows) != data.count(b"\n"):
+                raise NotFast  # a line holding more than one value, which `scan` refuses
+            yield from reader.chunk(rows)
 
 
-def _fast_rows(f: IO[bytes], info: TraceInfo, specs: dict[str, tuple[Any, ...]], n: int) -> Iterator[FastChunk]:
-    """The chunks of `fast_chunks` after the header."""
-    loads = orjson.loads
-    first = operator.itemgetter(0)
-    flatten = itertools.chain.from_iterable
-    compress = itertools.compress
-    while lines := f.readlines(_CHUNK_BYTES):
+class _FastReader:
+    """The state of one `fast_chunks` pass."""
+
+    def __init__(self, info: TraceInfo) -> None:
+        self.info = info
+        self.schema = Schema()
+        self.schema.update(info.header)
+        self.specs = self._specs()
+        self.blocked: dict[int, tuple[int, Any]] = {}  # as in `scan`: tid -> (sc, on what)
+
+    def _specs(self) -> dict[str, _Spec]:
+        names = self.schema.names
+        out: dict[str, _Spec] = {}
+        for kind, (_, expected, typed, loose) in _checks(self.info).items():
+            row = names.get(kind)
+            if row is None or len(set(row)) != len(row) or kind in ("trace_start", "trace_kinds"):
+                continue
+            if not set(typed) <= set(row) or not (loose or frozenset()) <= set(row):
+                continue
+            if kind == "process_exit" and "reason" not in row:
+                continue  # `scan` infers the reason
+            ints = tuple(row.index(name) for name, want in zip(typed, expected) if want is int)
+            others = tuple((row.index(name), want) for name, want in zip(typed, expected) if want is not int)
+            spec = _Spec(len(row), ints, others)
+            if kind == "syscall":
+                if not {"args", "status", "result"} <= set(row):
+                    continue
+                spec.status, spec.args, spec.result = row.index("status"), row.index("args"), row.index("result")
+            elif kind == "thread_state" and not {"thread", "state", "detail"} <= set(row):
+                continue
+            out[kind] = spec
+        return out
+
+    def chunk(self, rows: list[Any]) -> Iterator[FastChunk]:
+        """The checked chunks of these parsed lines (split around `trace_kinds` records)."""
+        by_kind: collections.defaultdict[Any, list[Any]] = collections.defaultdict(list)
+        # Handle events go to one list, in order (the order of the two kinds among each
+        # other is what live handle counts need), split by kind below.
+        handles: list[Any] = []
+        by_kind["handle_created"] = by_kind["handle_closed"] = handles
         try:
-            rows = list(map(loads, lines))
-            kinds = list(map(first, rows))
-            present = set(kinds)
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
-            raise NotFast from None
-        groups: dict[str, Group] = {}
-        for kind in present:
-            spec = specs.get(kind) if type(kind) is str else None
+            kinds = list(map(_FIRST, rows))
+            # Rows into a list per kind, without a Python-level loop.
+            collections.deque(map(list.append, map(by_kind.__getitem__, kinds), rows), 0)
+        except (KeyError, IndexError, TypeError):
+            # Not all arrays: the objects must be `trace_kinds` records.
+            i = next((i for i, row in enumerate(rows) if type(row) is not list), -1)
+            row = rows[i]
+            if i < 0 or type(row) is not dict or row.get("kind") != "trace_kinds" or type(row.get("kinds")) is not dict \
+                    or type(row.get("syscalls")) is not dict or not _dict_ok(row, _checks(self.info).get("trace_kinds")):
+                raise NotFast from None
+            if i:
+                yield from self.chunk(rows[:i])
+            self.late(row)
+            yield self.done([row["kind"]], [row], {row["kind"]: ([row], [])})
+            if i + 1 < len(rows):
+                yield from self.chunk(rows[i + 1:])
+            return
+        handle_kinds = list(map(_FIRST, handles))
+        del by_kind["handle_created"], by_kind["handle_closed"]
+        if handles:
+            created = list(map("handle_created".__eq__, handle_kinds))
+            if any(created):
+                by_kind["handle_created"] = list(itertools.compress(handles, created))
+            if not all(created):
+                by_kind["handle_closed"] = list(itertools.compress(handles, map(operator.not_, created)))
+        groups: dict[str, tuple[list[Any], list[tuple[Any, ...]]]] = {}
+        for kind, sel in by_kind.items():
+            spec = self.specs.get(kind) if type(kind) is str else None
             if spec is None:
                 raise NotFast
-            sel = rows if len(present) == 1 else list(compress(rows, map(kind.__eq__, kinds)))
-            width = spec[0]
-            if set(map(len, sel)) != {width}:
+            groups[kind] = (sel, self.columns(sel, spec))
+        if "thread_state" in groups or self.blocked:
+            self.follow(kinds, groups)
+        chunk = self.done(kinds, rows, groups)
+        chunk.handle_kinds = handle_kinds
+        yield chunk
+
+    def columns(self, sel: list[Any], spec: _Spec) -> list[tuple[Any, ...]]:
+        """The columns of one kind's rows, checked (NotFast if any row fails)."""
+        n = len(sel)
+        try:
+            cols = list(zip(*sel, strict=True))
+        except ValueError:
+            raise NotFast from None
+        if len(cols) != spec.width:
+            raise NotFast
+        count = operator.countOf
+        for i in spec.ints:
+            if count(map(type, cols[i]), int) != n:
                 raise NotFast
-            flat = list(flatten(sel))
-            for idx, want in spec[1]:
-                if set(map(type, flat[idx::width])) != {want}:
-                    raise NotFast
+        for i, want in spec.others:
+            if count(map(type, cols[i]), want) != n:
+                raise NotFast
+        if spec.status >= 0:
+            status, args = cols[spec.status], cols[spec.args]
+            if count(map(type, status), int) + status.count(None) != n \
+                    or (count(map(type, args), list) != n and not set(map(type, args)) <= _ARGS_TYPE_SET):
+                raise NotFast
+        return cols
+
+    def follow(self, kinds: list[Any], groups: dict[str, Any]) -> None:
+        """Follow blocked threads through the chunk as `scan` does, rewriting the syscall a
+        thread blocked in and was never woken from (the columns, not the rows, are read:
+        they lie together in memory)."""
+        names = self.schema.names
+        blocked = self.blocked
+        sys_rows, sys_cols = groups.get("syscall") or ([], [(), (), (), (), ()])
+        sys_sc, sys_tid = sys_cols[2], sys_cols[4]
+        ts = names["thread_state"]
+        ts_cols = groups["thread_state"][1] if "thread_state" in groups else [()] * len(ts)
+        ts_sc, threads = ts_cols[2], ts_cols[ts.index("thread")]
+        states, details = ts_cols[ts.index("state")], ts_cols[ts.index("detail")]
+        rewritten = False
+        si = ti = 0
+        for kind in itertools.compress(kinds, map(_SCAN_STATE.__contains__, kinds)):
             if kind == "syscall":
-                statuses = flat[spec[2]::width]
-                if not set(map(type, statuses)) <= _STATUS_TYPES \
-                        or not set(map(type, flat[spec[3]::width])) <= _ARGS_TYPE_SET:
-                    raise NotFast
-                info.unreturned += statuses.count(None)
-            elif kind == "trace_end":
-                info.complete = True
-            groups[kind] = (sel, flat, width)
-        n += len(rows)
+                if sys_tid[si] in blocked:
+                    b = blocked.pop(sys_tid[si])
+                    if b[0] == sys_sc[si]:
+                        spec = self.specs["syscall"]
+                        row = sys_rows[si]
+                        if row[spec.status] is not None:  # written before the format said so
+                            row[spec.status] = None
+                            row[spec.result] = {"unwound": "blocked, never woken"}
+                        if type(row[spec.result]) is dict:
+                            row[spec.result]["waiting_on"] = b[1]
+                        rewritten = True
+                si += 1
+            else:
+                state = states[ti]
+                if state == "blocked":
+                    blocked[threads[ti]] = (ts_sc[ti], details[ti])
+                elif state == "woken":
+                    blocked.pop(threads[ti], None)
+                ti += 1
+        if rewritten:
+            groups["syscall"] = (sys_rows, list(zip(*sys_rows)))
+
+    def late(self, rec: dict[str, Any]) -> None:
+        """A `trace_kinds` record: check the kinds it declares from here on, as `scan` does."""
+        info = self.info
+        late = rec.get("kinds")
+        if isinstance(late, dict):
+            info.header = {**info.header, "kinds": {**info.kinds(), **late}}
+        self.schema.update(rec)
+        self.specs = self._specs()
+
+    def done(self, kinds: list[Any], rows: list[Any], groups: dict[str, Any]) -> FastChunk:
+        """Account for a checked chunk in `info`."""
+        info = self.info
+        if "syscall" in groups:
+            spec = self.specs["syscall"]
+            info.unreturned += groups["syscall"][1][spec.status].count(None)
+        if "trace_end" in groups:
+            info.complete = True
         info.records += len(rows)
-        info.last_t = rows[-1][1]
-        info.line = n
-        yield kinds, rows, groups
-
-
-def _shape_ok(shape: tuple[Any, tuple[type, ...]], specs: dict[str, tuple[Any, ...]]) -> bool:
-    """Whether rows of this kind and these value types pass `scan`'s checks."""
-    kind, types = shape
-    spec = specs.get(kind) if type(kind) is str else None
-    if spec is None or len(types) != spec[0]:
-        return False
-    if any(types[idx] is not want for idx, want in spec[1]):
-        return False
-    return kind != "syscall" or (types[spec[2]] in _STATUS_TYPES and types[spec[3]] in _ARGS_TYPE_SET)
+        last = rows[-1]
+        info.last_t = last["t"] if type(last) is dict else last[1]
+        info.line += len(rows)
+        return FastChunk(kinds, rows, groups, self.schema.names, self.schema.syscalls)
 
 
 @contextlib.contextmanager
@@ -404,34 +565,6 @@ def no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def fast_names(info: TraceInfo) -> dict[str, tuple[str, ...]]:
-    """kind -> the names of a version-2 row's positions, from the header."""
-    schema = Schema()
-    schema.update(info.header)
-    return schema.names
-
-
-def _fast_specs(info: TraceInfo) -> dict[str, tuple[Any, ...]]:
-    """kind -> (row length, [(position, type) of each typed field], position of status,
-    position of args) for the kinds the fast reader handles."""
-    names = fast_names(info)
-    out: dict[str, tuple[Any, ...]] = {}
-    for kind, (_, expected, typed, loose) in _checks(info).items():
-        row = names.get(kind)
-        if row is None or kind not in _FAST_KINDS or len(set(row)) != len(row):
-            continue
-        if not set(typed) <= set(row) or not (loose or frozenset()) <= set(row):
-            continue
-        typed_at = [(row.index(name), want) for name, want in zip(typed, expected)]
-        if kind == "syscall":
-            if not {"args", "status", "result"} <= set(row):
-                continue
-            out[kind] = (len(row), typed_at, row.index("status"), row.index("args"))
-        else:
-            out[kind] = (len(row), typed_at, None, None)
-    return out
 
 
 def _dict_ok(rec: dict[str, Any], check: Check | None) -> bool:

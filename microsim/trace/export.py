@@ -23,6 +23,8 @@ Timestamps are virtual nanoseconds (JSON: microseconds, as the format requires).
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -169,6 +171,50 @@ class ThreadStates:
             if th in self.blocked_at:
                 b = self.blocked_at.pop(th)
                 self.states.setdefault(th, []).append((b[0], t, f"blocked: {b[1]}"))
+
+    def columns(self, end: int) -> tuple[list[int], list[int], list[int], list[str]]:
+        """`intervals(end)` as four columns (tid, start, duration, state), computed a
+        thread at a time without a Python-level loop per interval (the SQLite load)."""
+        tids: list[int] = []
+        starts: list[int] = []
+        durs: list[int] = []
+        labels: list[str] = []
+        sub, gt, repeat, chain = operator.sub, operator.gt, itertools.repeat, itertools.chain.from_iterable
+        le, ge = operator.le, operator.ge
+        for th, life in self.life.items():
+            start, stop = life[0], life[1] if life[1] >= 0 else end
+            # One pass over the sorted spans (they lie all over memory), then slices.
+            flat: list[Any] = list(chain(sorted(self.states.get(th, []))))
+            s0s: list[int] = flat[0::3]
+            s1s: list[int] = flat[1::3]
+            names: list[str] = flat[2::3]
+            n = len(s0s)
+            # The cursor before each span (and after the last): the furthest end so far;
+            # each span clipped to it. Spans that do not overlap (the common case) need no
+            # max() per span.
+            if s1s and s1s[0] >= start and all(map(le, s1s, itertools.islice(s1s, 1, None))):
+                cursor = [start, *s1s]
+            else:
+                cursor = list(itertools.accumulate(s1s, max, initial=start))
+            begin = s0s if all(map(ge, s0s, cursor)) else list(map(max, s0s, cursor))
+            # In order: the gap before each span ("ready"), the span, and the final gap.
+            at = [0] * (2 * n + 1)
+            at[0:2 * n:2] = cursor[:n]
+            at[1:2 * n:2] = begin
+            at[2 * n] = cursor[n]
+            length = at[:]
+            length[0:2 * n:2] = list(map(sub, begin, cursor))
+            length[1:2 * n:2] = list(map(sub, s1s, begin))
+            length[2 * n] = stop - cursor[n]
+            label = ["ready"] * (2 * n + 1)
+            label[1:2 * n:2] = names
+            keep = list(map(gt, length, repeat(0)))
+            kept = list(itertools.compress(at, keep))
+            starts += kept
+            durs += itertools.compress(length, keep)
+            labels += itertools.compress(label, keep)
+            tids += repeat(th, len(kept))
+        return tids, starts, durs, labels
 
     def intervals(self, end: int) -> Iterator[tuple[int, int, int, str]]:
         """(tid, start, duration, state) for every thread, gaps filled with "ready"."""

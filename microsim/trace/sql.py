@@ -25,9 +25,14 @@ nanoseconds; JSON columns hold the record's structured values (query them with
 
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
+import operator
 import os
+import re
 import sqlite3
+from collections.abc import Callable
 from typing import IO, Any
 
 import orjson
@@ -37,7 +42,6 @@ from microsim.trace.analysis import (
     NotFast,
     TraceInfo,
     fast_chunks,
-    fast_names,
     no_gc,
     reset,
     scan,
@@ -213,107 +217,353 @@ _INSERTS = {
 }
 
 
-_MULTI = 100  # rows per INSERT statement of the fast path
-_MULTI_INSERTS: dict[str, str] = {}
+_ROWS_PER_INSERT = 256  # rows per INSERT statement of the fast path
+# What the fast path binds for None where binding None would cost a trip through the
+# sqlite3 module's adapters (most of the cost of a row): a value the column never holds,
+# turned back into NULL by the statement.
+_NULL_INT = 0.5  # integer columns (no integer equals it)
+_NULL_JSON = "null"  # JSON columns: what orjson writes for None, and for nothing else
+# The statements of the fast path: one SQL expression per column over the bound values
+# (?N: the Nth value of the row).
+_FAST_COLUMNS = {
+    "syscalls": ("?1", "?2", "?3", "?4", "?5", "?6", "?7", "?8", "?7 IS NOT NULL", f"NULLIF(?9, {_NULL_INT})",
+                 f"NULLIF(?10, {_NULL_INT})", "?11", f"NULLIF(?12, '{_NULL_JSON}')"),
+    "signals": ("?1", "?2", "?3", "?4", "?5", "?6", "?7", "?7 & ~?6", "?6 & ~?7", "0"),
+    "thread_states": ("?1", "?2", "?3", "?4", "?5"),
+    "thread_slices": ("?1", f"NULLIF(?2, {_NULL_INT})", "?3", "?4", "?5"),
+}
+
+_PARAM = re.compile(r"\?(\d+)")
 
 
-def _insert(db: sqlite3.Connection, table: str, batch: list[tuple[Any, ...]]) -> None:
-    """Insert the rows, `_MULTI` per statement (about half the cost of one per row)."""
-    width = len(batch[0])
-    stmt = _MULTI_INSERTS.get(table)
-    if stmt is None:
-        one = "(" + ",".join("?" * width) + ")"
-        stmt = _MULTI_INSERTS[table] = f"INSERT INTO {table} VALUES " + ",".join([one] * _MULTI)
-    full = len(batch) - len(batch) % _MULTI
-    flatten = itertools.chain.from_iterable
-    for i in range(0, full, _MULTI):
-        db.execute(stmt, list(flatten(batch[i:i + _MULTI])))
-    if full < len(batch):
-        db.executemany(_INSERTS[table], batch[full:])
+class _Inserter:
+    """Rows for one table of the fast path, inserted `_ROWS_PER_INSERT` per statement as
+    they come (what is left over waits for the next rows, or for `flush`)."""
+
+    def __init__(self, db: sqlite3.Connection, table: str) -> None:
+        self.db = db
+        exprs = _FAST_COLUMNS[table]
+        self.width = width = max(int(n) for e in exprs for n in _PARAM.findall(e))
+        self.one = f"INSERT INTO {table} VALUES ({','.join(exprs)})"
+        rows = []
+        for r in range(_ROWS_PER_INSERT):
+            def renumber(m: re.Match[str], r: int = r) -> str:
+                return f"?{r * width + int(m.group(1))}"
+            rows.append("(" + ",".join(_PARAM.sub(renumber, e) for e in exprs) + ")")
+        self.many = f"INSERT INTO {table} VALUES " + ",".join(rows)
+        self.pending: list[Any] = []
+        self.count = 0
+
+    def add(self, cols: list[Any]) -> None:
+        """Insert the rows whose columns are `cols` (as `_FAST_COLUMNS` reads them)."""
+        n = len(cols[0])
+        self.count += n
+        width = self.width
+        # The rows' values one after the other, placed a column at a time.
+        flat = self.pending
+        base = len(flat)
+        flat += itertools.repeat(None, n * width)
+        for i, col in enumerate(cols):
+            flat[base + i::width] = col
+        step = _ROWS_PER_INSERT * width
+        full = len(flat) - len(flat) % step
+        execute, many = self.db.execute, self.many
+        for start in range(0, full, step):
+            execute(many, flat[start:start + step])
+        del flat[:full]
+
+    def flush(self) -> None:
+        """Insert the rows left over."""
+        flat, width = self.pending, self.width
+        if flat:
+            self.db.executemany(self.one, [flat[i:i + width] for i in range(0, len(flat), width)])
+        flat.clear()
+
+
+class _Args:
+    """The `args` JSON of syscalls, named as the careful reader names them, a column at a
+    time: a format string per syscall whose arguments are all integers, `orjson` for the
+    rest."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, tuple[str, ...]] = {}
+        self.formats: dict[Any, Callable[[tuple[Any, ...]], str]] = {}
+        self.handles: dict[Any, Callable[[Any], Any]] = {}
+
+    def learn(self, params: dict[str, tuple[str, ...]]) -> None:
+        """The argument names of every syscall declared so far."""
+        if len(params) == len(self.params):
+            return
+        self.params = dict(params)
+        self.formats = {}
+        self.handles = {}
+        for name, p in params.items():
+            if len(set(p)) == len(p):
+                inner = ",".join(orjson.dumps(a).decode().replace("%", "%%") + ":%d" for a in p)
+                self.formats[name] = ("{" + inner + "}").__mod__
+            self.handles[name] = operator.itemgetter(p.index("handle")) if "handle" in p else _no_handle
+
+    def named(self, name: Any, args: Any) -> Any:
+        """The args of one call as the careful reader gives them."""
+        if type(args) is list:
+            p = self.params.get(name, ())
+            named = dict(zip(p, args))
+            if len(args) > len(p):
+                named["*extra"] = args[len(p):]
+            return named
+        return args
+
+    def one(self, name: Any, args: Any) -> tuple[str, Any]:
+        """(args JSON, handle argument or None) of one call, the careful way."""
+        a = self.named(name, args)
+        h = a.get("handle") if type(a) is dict else None
+        return orjson.dumps(a).decode(), h if type(h) is int else None
+
+    def columns(self, names: tuple[Any, ...], args: tuple[Any, ...]) -> tuple[list[str], list[Any]]:
+        """(args JSON, handle argument or None) of every call."""
+        n = len(args)
+        if operator.countOf(map(type, args), list) == n and not {float, bool} & set(
+                map(type, itertools.chain.from_iterable(args))):
+            try:
+                # A format raises for arguments of another type than int, or another count
+                # than declared (the chunk then goes the careful way below); a syscall seen
+                # with such arguments is formatted the careful way from then on.
+                formats = self.formats
+                if not formats.keys() >= set(names):
+                    for name in set(names) - formats.keys():
+                        formats[name] = functools.partial(self._careful, name)
+                text = list(map(operator.call, map(formats.__getitem__, names), map(tuple, args)))
+                handles = list(map(operator.call, map(self.handles.__getitem__, names), args))
+                if operator.countOf(map(type, handles), int) + handles.count(None) == n:
+                    return text, handles
+            except (KeyError, TypeError, IndexError):
+                self.unformatted(names, args)
+        out = list(map(self.one, names, args))
+        return [o[0] for o in out], [o[1] for o in out]
+
+    def _careful(self, name: Any, args: tuple[Any, ...]) -> str:
+        return self.one(name, list(args))[0]
+
+    def unformatted(self, names: tuple[Any, ...], args: tuple[Any, ...]) -> None:
+        """Format the syscalls of a chunk that failed the careful way from now on."""
+        for name, a in zip(names, args):
+            self.handles.setdefault(name, _no_handle)
+            if type(a) is not list or operator.countOf(map(type, a), int) != len(a) \
+                    or len(a) != len(self.params.get(name, ())):
+                self.formats[name] = functools.partial(self._careful, name)
+
+
+def _no_handle(args: Any) -> None:
+    return None
+
+
+_ORDERED = frozenset({"handle_created", "handle_closed", "thread_state", "object_created", "object_destroyed",
+                      "process_exit"})
+_SYSCALL_OR_STATE = frozenset({"syscall", "thread_state"})
+_OBJECT_KINDS = frozenset({"object_created", "object_destroyed", "process_exit"})
+_START_OR_EXIT = frozenset({"start", "exit"})
+
+
+def _positions(kinds: list[Any], kind: str) -> list[int]:
+    """The positions in the chunk of the rows of one kind."""
+    return list(itertools.compress(itertools.count(), map(kind.__eq__, kinds)))
+
+
+def _koids(kinds: list[Any], groups: dict[str, Any], names: dict[str, tuple[str, ...]],
+           handle_koid: dict[tuple[int, int], int], handles: list[Any]) -> list[Any]:
+    """The object each syscall's `handle` argument named when the call returned (the
+    careful load looks it up record by record); `handle_koid` learns the chunk's handles."""
+    pids = groups["syscall"][1][3]
+    keys = list(zip(pids, handles))
+    if "handle_created" not in groups:
+        return list(map(handle_koid.get, keys))
+    c = groups["handle_created"][1]
+    f = names["handle_created"]
+    created = list(zip(zip(c[3], c[f.index("handle")]), c[f.index("koid")]))
+    last = dict(zip((k for k, _ in created), _positions(kinds, "handle_created")))
+    named = list(map(last.__contains__, keys))
+    if any(named):
+        # A call naming a handle created in this chunk must come after that handle's (last)
+        # creation to see what the chunk's end sees; otherwise follow the records in order.
+        at = itertools.compress(_positions(kinds, "syscall"), named)
+        if any(map(operator.lt, at, map(last.__getitem__, itertools.compress(keys, named)))):
+            out: list[Any] = []
+            get = handle_koid.get
+            hc = iter(created)
+            for kind in itertools.compress(kinds, map(_HANDLE_OR_CALL.__contains__, kinds)):
+                if kind == "syscall":
+                    out.append(get(keys[len(out)]))
+                else:
+                    key, koid = next(hc)
+                    handle_koid[key] = koid
+            return out
+    handle_koid.update(created)
+    return list(map(handle_koid.get, keys))
+
+
+_HANDLE_OR_CALL = frozenset({"syscall", "handle_created"})
+
+
+def _thread_spans(states: ThreadStates, kinds: list[Any], groups: dict[str, Any],
+                  names: dict[str, tuple[str, ...]]) -> None:
+    """Feed `states` the chunk's syscalls of simulated threads and thread_state records, as
+    the careful load does record by record: only a call that ends a blocked wait needs the
+    order of the records; every other call is a "running" span, added a column at a time."""
+    blocked_at = states.blocked_at
+    spans = states.states
+    sc_cols = groups["syscall"][1] if "syscall" in groups else None
+    special: list[tuple[int, tuple[int, str, int, int | None]]] = []
+    if "thread_state" in groups or blocked_at:
+        tid_col, sc_col = (sc_cols[4], sc_cols[2]) if sc_cols else ((), ())
+        f = names["thread_state"]
+        tcols = groups["thread_state"][1] if "thread_state" in groups else [()] * len(f)
+        ts_t, ts_sc = tcols[1], tcols[2]
+        threads_col, states_col, details = (tcols[f.index(x)] for x in ("thread", "state", "detail"))
+        si = ti = 0
+        for kind in itertools.compress(kinds, map(_SYSCALL_OR_STATE.__contains__, kinds)):
+            if kind == "syscall":
+                tid = tid_col[si]
+                if tid and tid in blocked_at:
+                    b = blocked_at.pop(tid)
+                    if b[2] == sc_col[si]:
+                        special.append((si, b))
+                si += 1
+            else:
+                # ThreadStates.thread_state, on the columns.
+                th, state = threads_col[ti], states_col[ti]
+                if state == "blocked":
+                    blocked_at[th] = (ts_t[ti], details[ti], ts_sc[ti], None)
+                elif state == "woken":
+                    if th in blocked_at:
+                        b = blocked_at[th]
+                        blocked_at[th] = (b[0], b[1], b[2], ts_t[ti])
+                elif state == "start":
+                    states.life[th] = [ts_t[ti], -1]
+                elif state == "exit":
+                    t = ts_t[ti]
+                    states.life.setdefault(th, [t, t])[1] = t
+                    if th in blocked_at:
+                        b = blocked_at.pop(th)
+                        spans[th].append((b[0], t, f"blocked: {b[1]}"))
+                ti += 1
+    if not sc_cols:
+        return
+    at = names["syscall"].index
+    t_col, dur_col, tid_col, status_col = sc_cols[1], sc_cols[at("dur")], sc_cols[4], sc_cols[at("status")]
+    plain = list(map(bool, tid_col))
+    for si, b in special:
+        plain[si] = False
+        stop = t_col[si] + dur_col[si]
+        woken = b[3]
+        st = spans[tid_col[si]]
+        if woken is None or status_col[si] is None:
+            st.append((b[0], stop, f"blocked: {b[1]}"))
+        else:
+            # Blocked until woken, ready until it ran again, then ran `cost`.
+            st.append((b[0], woken, f"blocked: {b[1]}"))
+            st.append((max(woken, stop - states.cost), stop, "running"))
+    compress = itertools.compress
+    t = list(compress(t_col, plain))
+    running = zip(t, map(operator.add, t, compress(dur_col, plain)), itertools.repeat("running"))
+    collections.deque(map(list.append, map(spans.__getitem__, compress(tid_col, plain)), running), 0)
+
 
 
 def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, int]:
-    """`load` from `fast_chunks` (NotFast: the trace needs `scan`; the caller drops the tables)."""
+    """`load` from `fast_chunks`, a column at a time (NotFast: the trace needs `scan`; the
+    caller drops the tables)."""
     dumps = orjson.dumps
     names = Names()
     states = ThreadStates()
+    states.cost = info.header.get("syscall_ns") or states.cost
     counts = dict.fromkeys(("syscalls", "handles", "signals", "thread_states", "events", "deadlocks"), 0)
     open_handles: dict[tuple[int, int], list[Any]] = {}
     handle_koid: dict[tuple[int, int], int] = {}
     objects: dict[int, list[Any]] = {}
     processes: dict[int, list[Any]] = {}
     threads: dict[int, list[Any]] = {}
-    kind_names: dict[str, tuple[str, ...]] = {}
     status_names = _STATUS_NAMES
-    params: dict[str, tuple[str, ...]] = {}
-    at: dict[str, dict[str, int]] = {}
-    for _kinds, rows, groups in fast_chunks(path, info):
-        if not kind_names:
-            kind_names = fast_names(info)
-            params = {k: tuple(v) for k, v in (info.header.get("syscalls") or {}).items()}
-            at = {k: {f: i for i, f in enumerate(v)} for k, v in kind_names.items()}
-            states.cost = info.header.get("syscall_ns") or states.cost
-        sys_rows: list[tuple[Any, ...]] = []
+    named_args = _Args()
+    none_to = {None: _NULL_INT}.get
+    blocked_at = states.blocked_at
+    states.states = collections.defaultdict(list)
+    inserts = {table: _Inserter(db, table) for table in ("syscalls", "signals", "thread_states")}
+    for chunk in fast_chunks(path, info):
+        groups = chunk.groups
+        kind_names = chunk.names
+        named_args.learn(chunk.params)
         h_rows: list[tuple[Any, ...]] = []
-        sig_rows: list[tuple[Any, ...]] = []
         ev_rows: list[tuple[Any, ...]] = []
         if "syscall" in groups:
-            s = at["syscall"]
-            i_name, i_args, i_status, i_result, i_dur = s["name"], s["args"], s["status"], s["result"], s["dur"]
-        if "handle_created" in groups:
-            hc = at["handle_created"]
-            hc_h, hc_k, hc_r, hc_why = hc["handle"], hc["koid"], hc["rights"], hc["reason"]
-        if "handle_closed" in groups:
-            hx = at["handle_closed"]
-            hx_h, hx_why = hx["handle"], hx["reason"]
-        if "signal" in groups:
-            sg = at["signal"]
-            sg_k, sg_o, sg_n = sg["koid"], sg["old"], sg["new"]
-        for row in rows:
-            kind = row[0]
-            if kind == "syscall":
-                args = row[i_args]
-                name = row[i_name]
-                if type(args) is list:
-                    p = params.get(name, ())
-                    named = dict(zip(p, args))
-                    if len(args) > len(p):
-                        named["*extra"] = args[len(p):]
-                    args = named
-                h = args.get("handle") if type(args) is dict else None
-                if type(h) is not int:
-                    h = None
-                pid = row[3]
-                status = row[i_status]
-                res = row[i_result]
-                sys_rows.append((row[2], row[1], row[i_dur], pid, row[4], name, status,
-                                 status_names.get(status) or _status_name(status),
-                                 status is not None, h, None if h is None else handle_koid.get((pid, h)),
-                                 dumps(args).decode(), None if res is None else dumps(res).decode()))
-                if row[4]:
-                    rec = dict(zip(kind_names[kind], row))
-                    rec["args"] = args
-                    states.syscall(rec)
-            elif kind == "signal":
-                old, new = row[sg_o], row[sg_n]
-                sig_rows.append((row[1], row[2], row[3], row[4], row[sg_k], old, new, new & ~old, old & ~new, 0))
-            elif kind == "handle_created":
-                key = (row[3], row[hc_h])
-                open_handles[key] = [row[3], row[hc_h], row[hc_k], row[hc_r], row[1], row[2], row[hc_why],
-                                     None, None, None]
-                handle_koid[key] = row[hc_k]
+            at = kind_names["syscall"].index
+            sys_cols = groups["syscall"][1]
+            status = sys_cols[at("status")]
+            for st in set(status) - status_names.keys():
+                _status_name(st)
+        kinds = chunk.kinds
+        if "syscall" in groups:
+            names_col, args_col = sys_cols[at("name")], sys_cols[at("args")]
+            dur_col, status_col = sys_cols[at("dur")], sys_cols[at("status")]
+            args_text, handles = named_args.columns(names_col, args_col)
+            koids = _koids(kinds, groups, kind_names, handle_koid, handles)
+            if "thread_state" in groups or blocked_at or any(sys_cols[4]):
+                _thread_spans(states, kinds, groups, kind_names)
+        elif "handle_created" in groups:
+            c = groups["handle_created"][1]
+            f = kind_names["handle_created"]
+            handle_koid.update(zip(zip(c[3], c[f.index("handle")]), c[f.index("koid")]))
+        if "thread_state" in groups and "syscall" not in groups:
+            _thread_spans(states, kinds, groups, kind_names)
+        # Kinds whose order among each other matters, in order (few records but handles).
+        cols = {k: groups[k] for k in _ORDERED & groups.keys()}
+        if "thread_state" in cols and not _OBJECT_KINDS & cols.keys():
+            # Only a thread's start and exit matter to `threads`, in their own order.
+            sel, c = cols.pop("thread_state")
+            f = kind_names["thread_state"]
+            ts_thread, ts_state, ts_detail = f.index("thread"), f.index("state"), f.index("detail")
+            ends = map(_START_OR_EXIT.__contains__, c[ts_state])
+            for row in itertools.compress(sel, ends):
+                th = threads.get(row[ts_thread])
+                if th is not None:
+                    if row[ts_state] == "start":
+                        th[3] = row[1]
+                    else:
+                        th[4], th[5] = row[1], row[ts_detail] or None
+        idx = dict.fromkeys(cols, 0)
+        if "handle_created" in cols:
+            hc = cols["handle_created"][1]
+            f = kind_names["handle_created"]
+            hc_h, hc_k, hc_r, hc_why = (hc[f.index(x)] for x in ("handle", "koid", "rights", "reason"))
+        if "handle_closed" in cols:
+            hx = cols["handle_closed"][1]
+            f = kind_names["handle_closed"]
+            hx_h, hx_why = hx[f.index("handle")], hx[f.index("reason")]
+        if "thread_state" in cols:
+            f = kind_names["thread_state"]
+            ts_thread, ts_state, ts_detail = f.index("thread"), f.index("state"), f.index("detail")
+        for kind in itertools.compress(kinds, map(cols.__contains__, kinds)):
+            i = idx[kind]
+            idx[kind] = i + 1
+            if kind == "handle_created":
+                pid, h = hc[3][i], hc_h[i]
+                open_handles[pid, h] = [pid, h, hc_k[i], hc_r[i], hc[1][i], hc[2][i], hc_why[i], None, None, None]
             elif kind == "handle_closed":
-                hkey = (row[3], row[hx_h])
+                hkey = (hx[3][i], hx_h[i])
                 if hkey in open_handles:
                     hrow = open_handles.pop(hkey)
-                    hrow[7:10] = row[1], row[2], row[hx_why]
+                    hrow[7:10] = hx[1][i], hx[2][i], hx_why[i]
                     h_rows.append(tuple(hrow))
+            elif kind == "thread_state":
+                row = cols[kind][0][i]
+                th = threads.get(row[ts_thread])
+                if th is not None:
+                    if row[ts_state] == "start":
+                        th[3] = row[1]
+                    elif row[ts_state] == "exit":
+                        th[4], th[5] = row[1], row[ts_detail] or None
             else:
-                rec = dict(zip(kind_names[kind], row))
-                if kind == "signal_strobe":
-                    sig_rows.append((rec["t"], rec["sc"], rec["pid"], rec["tid"], rec["koid"], None, None,
-                                     rec["signals"], 0, 1))
-                elif kind == "object_created":
+                rec = dict(zip(kind_names[kind], cols[kind][0][i]))
+                if kind == "object_created":
                     names.see(rec)
                     koid = rec["koid"]
                     objects[koid] = [koid, rec["type"], rec.get("obj_type"), None, rec.get("owner"),
@@ -321,26 +571,65 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
                     if rec["type"] == "process":
                         processes[koid] = [koid, None, rec.get("owner"), rec["t"], None, None, None]
                     elif rec["type"] == "thread":
-                        threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None,
-                                         None]
+                        threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None, None]
                 elif kind == "object_destroyed":
                     o = objects.get(rec["koid"])
                     if o is not None:
                         o[8] = rec["t"]
-                elif kind == "name":
-                    names.see(rec)
+                elif kind == "process_exit":
+                    p = processes.setdefault(rec["process"], [rec["process"], None, None, None, None, None, None])
+                    p[4:7] = rec["t"], rec["code"], rec.get("reason", "exit")
+        if "syscall" in groups:
+            c = sys_cols
+            inserts["syscalls"].add([
+                c[2], c[1], dur_col, c[3], c[4], names_col, status_col, list(map(status_names.__getitem__, status_col)),
+                list(map(none_to, handles, handles)), list(map(none_to, koids, koids)), args_text,
+                list(map(bytes.decode, map(dumps, c[at("result")])))])
+        if "signal" in groups:
+            c = groups["signal"][1]
+            f = kind_names["signal"]
+            inserts["signals"].add([c[1], c[2], c[3], c[4], c[f.index("koid")], c[f.index("old")], c[f.index("new")]])
+        if "thread_state" in groups:
+            c = groups["thread_state"][1]
+            f = kind_names["thread_state"]
+            inserts["thread_states"].add([
+                c[1], c[2], c[f.index("thread")], c[f.index("state")], c[f.index("detail")]])
+        if h_rows:
+            db.executemany(_INSERTS["handles"], h_rows)
+            counts["handles"] += len(h_rows)
+        for kind, (sel, c) in groups.items():
+            if kind in _ORDERED or kind in ("signal", "syscall"):
+                continue
+            if kind == "name":
+                f = kind_names["name"]
+                names.name.update(zip(c[f.index("koid")], c[f.index("name")]))
+                continue
+            if kind == "signal_strobe":
+                f = kind_names[kind]
+                db.executemany(_INSERTS["signals"], [(t, sc, pid, tid, koid, None, None, sig, 0, 1) for t, sc, pid, tid, koid, sig in zip(
+                    c[1], c[2], c[3], c[4], c[f.index("koid")], c[f.index("signals")])])
+                counts["signals"] += len(sel)
+                continue
+            for row in sel:
+                rec = row if type(row) is dict else dict(zip(kind_names[kind], row))
+                if kind == "deadlock":
+                    dl = [(rec["t"], b.get("tid"), b.get("pid"), b.get("wait")) for b in rec["blocked"]
+                          if isinstance(b, dict)]
+                    db.executemany("INSERT INTO deadlocks VALUES (?,?,?,?)", dl)
+                    counts["deadlocks"] += len(dl)
                 else:
                     fields = {k: v for k, v in rec.items() if k not in ("kind", "t", "sc", "pid", "tid")}
                     ev_rows.append((rec["t"], rec["sc"], rec["pid"], rec["tid"], kind, dumps(fields).decode()))
-        for table, batch in (("syscalls", sys_rows), ("handles", h_rows), ("signals", sig_rows),
-                             ("events", ev_rows)):
-            if batch:
-                _insert(db, table, batch)
-                counts[table] += len(batch)
+        if ev_rows:
+            db.executemany(_INSERTS["events"], ev_rows)
+            counts["events"] += len(ev_rows)
     h_rows = [tuple(r) for r in open_handles.values()]
     if h_rows:
-        _insert(db, "handles", h_rows)
+        db.executemany(_INSERTS["handles"], h_rows)
     counts["handles"] += len(h_rows)
+    for table, inserter in inserts.items():
+        inserter.flush()
+        counts[table] += inserter.count
     return _finish(db, names, objects, processes, threads, states, info, counts)
 
 
@@ -358,18 +647,26 @@ def _finish(db: sqlite3.Connection, names: Any, objects: dict[int, list[Any]],
     db.executemany("INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?)", objects.values())
     db.executemany("INSERT INTO processes VALUES (?,?,?,?,?,?,?)", processes.values())
     db.executemany("INSERT INTO threads VALUES (?,?,?,?,?,?)", threads.values())
-    slices = [(th, names.process_of.get(th), ts, dur, label) for th, ts, dur, label in states.intervals(info.last_t)]
-    db.executemany("INSERT INTO thread_slices VALUES (?,?,?,?,?)", slices)
-    counts.update(objects=len(objects), processes=len(processes), threads=len(threads), thread_slices=len(slices))
+    tids, starts, durs, labels = states.columns(info.last_t)
+    pids = list(map(names.process_of.get, tids, itertools.repeat(_NULL_INT)))
+    inserter = _Inserter(db, "thread_slices")
+    if tids:
+        inserter.add([tids, pids, starts, durs, labels])
+    inserter.flush()
+    slices = inserter.count
+    counts.update(objects=len(objects), processes=len(processes), threads=len(threads), thread_slices=slices)
     db.executescript(INDEXES)
     db.commit()
     return dict(sorted(counts.items()))
 
 
 def _connect(target: str) -> sqlite3.Connection:
+    """A connection set up for one bulk load: no journal, no syncs (a load cut short leaves
+    the `.partial` file, which is removed), large pages and cache, the file held."""
     db = sqlite3.connect(target)
-    db.execute("PRAGMA journal_mode = OFF")
-    db.execute("PRAGMA synchronous = OFF")
+    for pragma in ("page_size = 65536", "journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE",
+                   "cache_size = -262144", "temp_store = MEMORY", "threads = 2"):
+        db.execute(f"PRAGMA {pragma}")
     return db
 
 

@@ -16,7 +16,6 @@ from microsim.trace.analysis import (
     NotFast,
     TraceInfo,
     fast_chunks,
-    fast_names,
     no_gc,
     reset,
     scan,
@@ -94,8 +93,10 @@ def summarize(path: str | IO[bytes], progress: Any = None, info: TraceInfo | Non
 
 
 def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]:
-    """`summarize` a chunk of records at a time (NotFast: the trace needs `scan`)."""
+    """`summarize` a chunk of records at a time, column by column (NotFast: the trace
+    needs `scan`)."""
     statuses: Counter[tuple[str, int | None]] = Counter()
+    ok: Counter[str] = Counter()  # calls that returned ZX_OK, by name
     created: Counter[str] = Counter()
     destroyed: Counter[str] = Counter()
     other: Counter[str] = Counter({"trace_start": 1})
@@ -103,44 +104,59 @@ def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]
     live_handles = peak_handles = 0
     pages = peak_pages = 0
     names = Names()
-    kind_names: dict[str, tuple[str, ...]] = {}
-    pos: dict[str, dict[str, int]] = {}
-    for kinds, _rows, groups in fast_chunks(path, info):
-        if not kind_names:
-            kind_names = fast_names(info)
-            pos = {k: {f: i for i, f in enumerate(v)} for k, v in kind_names.items()}
-        present = groups.keys()
-        for kind, (sel, flat, width) in groups.items():
-            at = pos[kind]
+    exits: list[dict[str, Any]] = []
+    deadlocks: list[dict[str, Any]] = []
+    accumulate = itertools.accumulate
+    for chunk in fast_chunks(path, info):
+        groups = chunk.groups
+        for kind, (sel, cols) in groups.items():
+            if kind in _HANDLE_DELTA:
+                continue
+            at = chunk.names.get(kind, ()).index
             if kind == "syscall":
-                statuses.update(zip(flat[at["name"]::width], flat[at["status"]::width]))
-            elif kind in _HANDLE_DELTA:
-                pass
-            elif kind in ("object_created", "object_destroyed", "name"):
-                if kind != "object_destroyed":
-                    for row in sel:
-                        names.see(dict(zip(kind_names[kind], row)))
-                if kind != "name":
-                    (created if kind == "object_created" else destroyed).update(flat[at["type"]::width])
+                status = cols[at("status")]
+                if status.count(0) == len(status):  # the common case: every call succeeded
+                    ok.update(cols[at("name")])
+                else:
+                    statuses.update(zip(cols[at("name")], status))
+            elif kind == "object_created":
+                koids, types = cols[at("koid")], cols[at("type")]
+                names.type.update(zip(koids, types))
+                if "thread" in types:
+                    for rec in sel:
+                        if rec[at("type")] == "thread":
+                            names.process_of[rec[at("koid")]] = rec[at("owner")] or rec[at("related_koid")]
+                created.update(types)
+            elif kind == "object_destroyed":
+                destroyed.update(cols[at("type")])
+            elif kind == "name":
+                names.name.update(zip(cols[at("koid")], cols[at("name")]))
             elif kind == "pages":
-                col = flat[at["committed"]::width]
+                col = cols[at("committed")]
                 peak_pages = max(peak_pages, *col)
                 pages = col[-1]
+            elif kind == "process_exit":
+                exits += [{"pid": p, "code": c, "reason": r, "t": t}
+                          for p, c, r, t in zip(cols[at("process")], cols[at("code")], cols[at("reason")], cols[1])]
+            elif kind == "deadlock":
+                deadlocks += [{"t": t, "blocked": b} for t, b in zip(cols[1], cols[at("blocked")])]
             else:
                 other[kind] += len(sel)
-        if "handle_created" in present or "handle_closed" in present:
-            steps = list(itertools.accumulate(map(_HANDLE_DELTA.get, kinds, itertools.repeat(0)),
-                                              initial=live_handles))
+        kinds = chunk.kinds
+        if "handle_created" in groups or "handle_closed" in groups:
+            steps = list(accumulate(map(_HANDLE_DELTA.__getitem__, chunk.handle_kinds), initial=live_handles))
             peak_handles = max(peak_handles, *steps)
             live_handles = steps[-1]
-        if "object_created" in present or "object_destroyed" in present:
-            steps = list(itertools.accumulate(map(_OBJECT_DELTA.get, kinds, itertools.repeat(0)),
-                                              initial=live_objects))
+        if "object_created" in groups or "object_destroyed" in groups:
+            steps = list(accumulate(filter(None, map(_OBJECT_DELTA.get, kinds)), initial=live_objects))
             peak_objects = max(peak_objects, *steps)
             live_objects = steps[-1]
         if progress is not None:
             progress(info.records)
-    return _result(info, dict(statuses), dict(created), dict(destroyed), dict(other), names, [], [],
+    statuses.update(zip(ok.keys(), itertools.repeat(0)))
+    for name, count in ok.items():
+        statuses[name, 0] += count - 1
+    return _result(info, dict(statuses), dict(created), dict(destroyed), dict(other), names, exits, deadlocks,
                    (live_objects, peak_objects, live_handles, peak_handles, pages, peak_pages))
 
 
