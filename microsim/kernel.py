@@ -44,6 +44,11 @@ from microsim.objects.vmar import create_root_vmar
 # what a runaway one (ZX_VMO_OP_COMMIT of a 2**50-byte VMO) can take from the host.
 DEFAULT_MEMORY = 1 << 30
 
+# Virtual time at which a kernel starts (ns on the monotonic and boot clocks). Not 0: a
+# program's first clock read comes after the system has booted, and Zircon's own tests
+# rely on it (`Timer.DeadlineAfter` asserts the monotonic clock is past 1 µs).
+BOOT_TIME_NS = 1_000_000
+
 # Zircon's object type numbers (a plugin may implement one of these types).
 _ZIRCON_OBJ_TYPES = frozenset(
     v for n, v in vars(zx).items()
@@ -110,7 +115,7 @@ class Kernel:
         # the scheduler calls it only once a debugger channel has ever been bound.
         self.lifecycle_hook: Callable[[Thread, int], None] = exceptions.lifecycle
         self.debuggers_bound = 0
-        self.now = 0
+        self.now = BOOT_TIME_NS
         self._koid = zx.ZX_KOID_FIRST
         self.objects: dict[int, KernelObject] = {}
         self.processes: list[Process] = []

@@ -20,6 +20,7 @@ from microsim import Kernel, ZxError, trace, zx
 from microsim.cli import main as cli_main
 from microsim.core.eventlog import CORE_EVENT_KINDS, Schema
 from microsim.errors import Deadlock, MemoryFault
+from microsim.kernel import BOOT_TIME_NS
 from microsim.objects.vmar import write_memory
 from microsim.runner import run_program
 from microsim.testing.capture import TraceCapture
@@ -406,8 +407,10 @@ def test_project_reads_chosen_fields_of_both_versions(tmp_path: Path) -> None:
         "syscall": ("name", "status"), "object_created": ("type", "nope"), "trace_start": None}
     got = list(trace.project(str(path), wanted))
     assert got[0][0] == "trace_start" and got[0][2]["version"] == 2
-    assert ("syscall", 0, ("zx_vmo_create", 0)) in got
-    assert ("object_created", 0, ("vmo", None)) in got
+    boot = BOOT_TIME_NS
+    assert got[0][1] == boot  # the trace starts when the kernel boots
+    assert ("syscall", boot, ("zx_vmo_create", 0)) in got
+    assert ("object_created", boot, ("vmo", None)) in got
     assert all(vals is None for kind, _, vals in got if kind not in wanted)
     # The same through `trace cat` output (objects, read like version 1).
     cat = tmp_path / "cat.jsonl"

@@ -197,6 +197,7 @@ def _result(info: TraceInfo, statuses: dict[tuple[str, int | None], int], create
         "plugins": header.get("plugins", []),
         "complete": info.complete,
         "events": info.records,
+        "start_time_ns": header.get("t", 0) if type(header.get("t")) is int else 0,
         "end_time_ns": info.last_t,
         "syscalls": dict(sorted(syscalls.items())),
         "syscalls_by_status": by_status,
@@ -236,7 +237,8 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def render_text(s: dict[str, Any]) -> str:
     """The summary as aligned tables for people."""
     out = [f"trace summary: {s['events']} events, {sum(s['syscalls'].values())} syscalls, "
-           f"virtual time {time_str(s['end_time_ns'])}, seed {s['seed']}"]
+           f"virtual time {time_str(s['end_time_ns'] - s['start_time_ns'])} "
+           f"({time_str(s['start_time_ns'])} to {time_str(s['end_time_ns'])}), seed {s['seed']}"]
     if not s.get("complete", True):
         out.append("WARNING: no trace_end record: the trace is truncated, these results are partial")
     rows = []
