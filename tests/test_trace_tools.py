@@ -19,6 +19,7 @@ import pytest
 from microsim import Kernel, ZxError, zx
 from microsim.cli import main as cli_main
 from microsim.core.plugins import builtin_plugins
+from microsim.errors import Deadlock
 from microsim.runner import run_program
 from microsim.trace import TraceError, load, records
 from microsim.trace.analysis import (
@@ -922,6 +923,30 @@ def _ping_pong(path: Path, rounds: int) -> None:
         k.run()
 
 
+def _long_deadlock(path: Path) -> None:
+    """A thread blocks forever early; another makes a few thousand syscalls (many read
+    chunks later) and then blocks too: the first call that never returned is recorded
+    chunks after its thread blocked."""
+    with Kernel(seed=5, plugins=["vmo", "event"], trace=str(path)) as k:
+        p = k.create_process("late")
+        e = p.zx.event_create(0)
+        inf = zx.ZX_TIME_INFINITE
+
+        def sleeper() -> None:
+            p.zx.object_wait_one(e, zx.ZX_EVENT_SIGNALED, inf)
+
+        def worker() -> None:
+            v = p.zx.vmo_create(4096, 0)
+            for _ in range(3000):
+                p.zx.handle_close(p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS))
+            p.zx.object_wait_one(e, zx.ZX_EVENT_SIGNALED, inf)
+
+        k.create_thread(p, sleeper, name="sleeper")
+        k.create_thread(p, worker, name="worker")
+        with pytest.raises(Deadlock):
+            k.run()
+
+
 def _both_ways(path: Path) -> tuple[Any, Any]:
     """(summary, every table's rows) of the trace, read from the file (the fast reader, or
     `scan` if it gives up) and from an open stream (always `scan`); or the errors."""
@@ -974,7 +999,9 @@ def test_fast_readers_agree_with_the_careful_one(tmp_path: Path) -> None:
     _ping_pong(pingpong, 3000)
     deadlock = tmp_path / "deadlock.jsonl"  # calls that never returned
     run_program(PROGRAMS / "deadlock.py", seed=0, trace=str(deadlock))
-    for path in (threads, calls, pingpong, deadlock):
+    late = tmp_path / "late.jsonl"  # ... one of them recorded chunks after it blocked
+    _long_deadlock(late)
+    for path in (threads, calls, pingpong, late, deadlock):
         assert _fast(path), path  # the fast path takes these whole...
         fast, careful = _both_ways(path)
         assert fast == careful and careful[0]["syscalls"]  # ...and agrees
