@@ -334,10 +334,11 @@ class Process(KernelObject):
 
     # ------------------------------------------------------------------ handle table
     def add_handle(self, handle: Handle, reason: str = "create") -> int:
-        """Put a handle into this table (a new one, or one arriving by transfer).
+        """Put an existing `Handle` into this table (one arriving by transfer, or made
+        by a replace); `new_handle` makes and enters a new one.
 
-        The caller has already counted the handle on its object (`Kernel.new_handle`
-        does) and reserved the table entry (`kernel.mem.alloc("handle")`).
+        The handle is already counted on its object, and the caller has reserved the
+        table entry (`kernel.mem.alloc("handle")`).
         """
         kernel = self.kernel
         value = next(kernel.handle_values)
