@@ -1049,7 +1049,9 @@ def _variants(tmp_path: Path) -> dict[str, bytes]:
                                   b'["demo.late",5,0,1,2,1027,"hello"]\n',
                                   b'["syscall",5,99999,1025,0,"zx_demo_late",[1,2],0,null,1000]\n', *lines[mid:]])
     # A syscall of a thread that blocked and was never woken, written (as before the
-    # format said so) with a status: the readers mark it as not returned.
+    # format said so) with a status, under a header that does not say `did_not_return`:
+    # the readers mark it as not returned. (With the header's word, a status is taken as
+    # written, and the two readers agree on that too.)
     deadlock = tmp_path / "deadlock.jsonl"
     run_program(PROGRAMS / "deadlock.py", seed=0, trace=str(deadlock))
     dl = deadlock.read_bytes().splitlines(keepends=True)
@@ -1059,8 +1061,12 @@ def _variants(tmp_path: Path) -> dict[str, bytes]:
         if type(row) is list and row[0] == "syscall" and row[7] is None:
             row[7], row[8] = 0, 3
             line = orjson.dumps(row) + b"\n"
+        elif type(row) is dict and row.get("kind") == "trace_start":
+            assert row.pop("did_not_return") == "status null"
+            line = orjson.dumps(row) + b"\n"
         old.append(line)
     out["status of a call never woken"] = b"".join(old)
+    out["status of a call never woken, new header"] = b"".join([dl[0], *old[1:]])
     return out
 
 

@@ -41,6 +41,11 @@ import orjson
 import structlog
 
 TRACE_FORMAT_VERSION = 2
+# The header's `did_not_return`: how this writer records a syscall that never returned (its
+# thread was killed, deadlocked, or the kernel closed while it waited): status null and
+# result {"unwound": why}. Earlier version-2 writers said nothing and wrote status 0; readers
+# then find such calls from the thread_state records.
+DID_NOT_RETURN = "status null"
 
 COMMON_FIELDS: tuple[str, ...] = ("kind", "t", "sc", "pid", "tid")
 
@@ -439,6 +444,7 @@ class EventLog:
     def header(self, row: Event) -> dict[str, Any]:
         """The `trace_start` record: the row's fields plus every kind and syscall known."""
         rec = dict(zip(self.schema.names["trace_start"], row))
+        rec["did_not_return"] = DID_NOT_RETURN
         rec["kinds"] = self.schema.kinds_map()
         rec["syscalls"] = {k: list(v) for k, v in self.schema.syscalls.items()}
         return rec

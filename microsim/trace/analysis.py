@@ -25,7 +25,13 @@ from typing import IO, Any
 import orjson
 
 from microsim import zx
-from microsim.core.eventlog import COMMON_FIELDS, CORE_EVENT_KINDS, CORE_EVENT_OBJECTS, Schema
+from microsim.core.eventlog import (
+    COMMON_FIELDS,
+    CORE_EVENT_KINDS,
+    CORE_EVENT_OBJECTS,
+    DID_NOT_RETURN,
+    Schema,
+)
 from microsim.trace import SUPPORTED_VERSIONS, TraceError, records
 
 # --------------------------------------------------------------------------- reading
@@ -215,6 +221,9 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
             checks = _checks(info)
             it = itertools.chain([(n, rec)], it)
             break
+        # A writer that records calls that never returned with status null (the header
+        # says so): a status it wrote is the call's.
+        statuses_as_written = info.header.get("did_not_return") == DID_NOT_RETURN
         for n, rec in it:
             count += 1
             kind = rec["kind"]
@@ -243,7 +252,8 @@ def scan(path: str | IO[bytes], info: TraceInfo | None = None) -> Iterator[tuple
                     if blocked:
                         b = blocked.pop(rec["tid"], None)
                         if b is not None and b[0] == rec["sc"]:
-                            if st is not None:  # written before the format said so
+                            if st is not None and not statuses_as_written:  # written before
+                                # the format said so (a header without `did_not_return`)
                                 rec["status"] = st = None
                                 rec["result"] = {"unwound": "blocked, never woken"}
                             if type(rec["result"]) is dict:
@@ -333,12 +343,17 @@ def reset(info: TraceInfo) -> None:
     info.records = info.last_t = info.unreturned = info.cut_line = info.line = 0
 
 
-def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
+def fast_chunks(path: str, info: TraceInfo, *, waits: bool = True) -> Iterator[FastChunk]:
     """The records of a version-2 trace, a chunk of lines at a time, checked exactly as
     `scan` checks them but column by column, and with the syscalls of threads that blocked
     and were never woken rewritten as `scan` rewrites them (the state that crosses records:
     which thread is blocked in which syscall, carried from chunk to chunk). The header
     (line 1) is in `info.header`, not in a chunk. Run it inside `no_gc()`.
+
+    `waits=False` is for readers that need no more than each call's status: a trace whose
+    header says its writer records a call that never returned with status null
+    (`"did_not_return": "status null"`) then has nothing to rewrite that they read, and the
+    blocked threads are not followed (the `waiting_on` of such calls is left out).
 
     Raises NotFast, before yielding the chunk concerned, on anything else (a blank or
     malformed line, a kind the header does not declare, a bad field, extra fields from a
@@ -362,7 +377,7 @@ def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
         info.records = 1
         info.last_t = head["t"]
         info.line = 1
-        reader = _FastReader(info)
+        reader = _FastReader(info, follow=waits or head.get("did_not_return") != DID_NOT_RETURN)
         loads = orjson.loads
         while data := f.read(_CHUNK_BYTES):
             if not data.endswith(b"\n"):
@@ -394,8 +409,10 @@ def fast_chunks(path: str, info: TraceInfo) -> Iterator[FastChunk]:
 class _FastReader:
     """The state of one `fast_chunks` pass."""
 
-    def __init__(self, info: TraceInfo) -> None:
+    def __init__(self, info: TraceInfo, follow: bool = True) -> None:
         self.info = info
+        self.follow_waits = follow
+        self.statuses_as_written = info.header.get("did_not_return") == DID_NOT_RETURN
         self.schema = Schema()
         self.schema.update(info.header)
         self.specs = self._specs()
@@ -463,7 +480,7 @@ class _FastReader:
             if spec is None:
                 raise NotFast
             groups[kind] = (sel, self.columns(sel, spec))
-        if "thread_state" in groups or self.blocked:
+        if self.follow_waits and ("thread_state" in groups or self.blocked):
             self.follow(kinds, groups)
         chunk = self.done(kinds, rows, groups)
         chunk.handle_kinds = handle_kinds
@@ -513,7 +530,8 @@ class _FastReader:
                     if b[0] == sys_sc[si]:
                         spec = self.specs["syscall"]
                         row = sys_rows[si]
-                        if row[spec.status] is not None:  # written before the format said so
+                        if row[spec.status] is not None and not self.statuses_as_written:
+                            # written before the format said so (no `did_not_return`)
                             row[spec.status] = None
                             row[spec.result] = {"unwound": "blocked, never woken"}
                         if type(row[spec.result]) is dict:

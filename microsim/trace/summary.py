@@ -107,7 +107,7 @@ def _summarize_fast(path: str, progress: Any, info: TraceInfo) -> dict[str, Any]
     exits: list[dict[str, Any]] = []
     deadlocks: list[dict[str, Any]] = []
     accumulate = itertools.accumulate
-    for chunk in fast_chunks(path, info):
+    for chunk in fast_chunks(path, info, waits=False):  # statuses only
         groups = chunk.groups
         for kind, (sel, cols) in groups.items():
             if kind in _HANDLE_DELTA:
