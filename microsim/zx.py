@@ -1157,6 +1157,12 @@ ZX_EXCP_THREAD_EXITING = 0x8108
 ZX_EXCP_POLICY_ERROR = 0x8208
 ZX_EXCP_PROCESS_STARTING = 0x8308
 ZX_EXCP_USER = 0x8309
+# zx_thread_raise_exception: its one option, and the well-known ZX_EXCP_USER synth codes.
+ZX_EXCEPTION_TARGET_JOB_DEBUGGER = 1
+ZX_EXCP_USER_CODE_PROCESS_NAME_CHANGED = 0x0001
+ZX_EXCP_USER_CODE_USER0 = 0xF000
+ZX_EXCP_USER_CODE_USER1 = 0xF001
+ZX_EXCP_USER_CODE_USER2 = 0xF002
 
 
 def ZX_EXCP_IS_ARCH(excp: int) -> bool:
@@ -1224,6 +1230,19 @@ class zx_info_task_stats_t(_Struct):
     mem_private_bytes: int = 0
     mem_shared_bytes: int = 0
     mem_scaled_shared_bytes: int = 0
+
+
+@dataclass(slots=True)
+class zx_exception_context_t(_Struct):
+    """An exception's context (x86-64 layout): the architectural part, then the synthetic
+    code and data (what zx_thread_raise_exception passes on; its `arch` part is ignored)."""
+
+    _FORMAT: ClassVar[str] = "<QQQII"
+    vector: int = 0
+    err_code: int = 0
+    cr2: int = 0
+    synth_code: int = 0
+    synth_data: int = 0
 
 
 @dataclass(slots=True)

@@ -345,3 +345,62 @@ def test_channel_flood_raises_the_policy_exception_on_the_writer(k: Kernel, host
     assert host.zx.object_get_info(proc2, zx.ZX_INFO_PROCESS).return_code == zx.ZX_TASK_RETCODE_EXCEPTION_KILL
     chan = k.objects[host.zx.object_get_info(b2, zx.ZX_INFO_HANDLE_BASIC).koid]
     assert len(chan.messages) == MAX_PENDING_MESSAGES + 1  # the write that raised was queued
+
+
+def test_user_exception_invalid_args(k: Kernel, host: Any) -> None:
+    """Zircon's UserExceptionsTest.InvalidArgs (and odd Python values)."""
+    ctx = zx.zx_exception_context_t()
+    target, user = zx.ZX_EXCEPTION_TARGET_JOB_DEBUGGER, zx.ZX_EXCP_USER
+    bad_calls = [(0, user, ctx), (target, zx.ZX_EXCP_THREAD_STARTING, ctx), (target, user, None),
+                 (True, user, ctx), (target, float(user), ctx), (target, user, b"\0" * 32),
+                 (target, user, zx.zx_exception_context_t(synth_code=1 << 32))]
+    for options, excp_type, context in bad_calls:
+        assert status(host.zx.thread_raise_exception, options, excp_type, context) == zx.ZX_ERR_INVALID_ARGS
+
+
+def test_user_exception_is_not_fatal_without_a_debugger(k: Kernel, host: Any) -> None:
+    """UserExceptionsTest.NonFatal: nobody listens, the call returns OK."""
+    results: list[Any] = []
+
+    def body(a: Any, b: Any) -> None:
+        results.append(vdso().thread_raise_exception(
+            zx.ZX_EXCEPTION_TARGET_JOB_DEBUGGER, zx.ZX_EXCP_USER, zx.zx_exception_context_t()))
+
+    proc, thr = start(host, body)
+    host.zx.process_start(proc, thr, body, 0, 0, 0)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert results == [None]
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0
+
+
+def test_user_exception_is_delivered_to_job_debuggers(k: Kernel, host: Any) -> None:
+    """UserExceptionsTest.Delivered: the job debugger channel gets ZX_EXCP_USER with the
+    context's synth code and data; the raising thread waits until it is handled. A job
+    debugger further up the chain gets it next."""
+    job = host.zx.job_default()
+    child_job = host.zx.job_create(job, 0)
+    upper = host.zx.task_create_exception_channel(job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
+    lower = host.zx.task_create_exception_channel(child_job, zx.ZX_EXCEPTION_CHANNEL_DEBUGGER)
+    results: list[Any] = []
+
+    def body(a: Any, b: Any) -> None:
+        ctx = zx.zx_exception_context_t(synth_code=zx.ZX_EXCP_USER_CODE_USER0, synth_data=42)
+        results.append(vdso().thread_raise_exception(zx.ZX_EXCEPTION_TARGET_JOB_DEBUGGER, zx.ZX_EXCP_USER, ctx))
+
+    proc, thr = start(host, body, job=child_job)
+    host.zx.process_start(proc, thr, body, 0, 0, 0)
+    for ch in (lower, upper):  # job debuggers first see the process start
+        info, exc = read_exception(host, ch)
+        assert info.type == zx.ZX_EXCP_PROCESS_STARTING
+        host.zx.handle_close(exc)
+    for ch in (lower, upper):  # its own job's debugger first, then up the chain
+        info, exc = read_exception(host, ch)
+        assert info.type == zx.ZX_EXCP_USER
+        assert results == []  # the raising thread waits while a debugger holds it
+        report = host.zx.object_get_info(host.zx.exception_get_thread(exc), zx.ZX_INFO_THREAD_EXCEPTION_REPORT)
+        assert (report.type, report.synth_code, report.synth_data) == (zx.ZX_EXCP_USER, zx.ZX_EXCP_USER_CODE_USER0, 42)
+        host.zx.object_set_property(exc, zx.ZX_PROP_EXCEPTION_STATE, zx.ZX_EXCEPTION_STATE_HANDLED)
+        host.zx.handle_close(exc)
+    host.zx.object_wait_one(proc, zx.ZX_PROCESS_TERMINATED, INF)
+    assert results == [None]
+    assert host.zx.object_get_info(proc, zx.ZX_INFO_PROCESS).return_code == 0

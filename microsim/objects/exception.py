@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import greenlet
+
 from microsim import zx
 from microsim.core.handle import Handle
 from microsim.core.object import KernelObject
@@ -45,6 +47,8 @@ from microsim.objects.thread import ExecuteFault, Thread
 
 if TYPE_CHECKING:
     from microsim.kernel import Kernel
+
+_type = type  # zx_thread_raise_exception has a parameter named `type`, as in Zircon
 
 _CREATE_RIGHTS = (
     zx.ZX_RIGHT_INSPECT | zx.ZX_RIGHT_DUPLICATE | zx.ZX_RIGHT_TRANSFER | zx.ZX_RIGHT_MANAGE_THREAD
@@ -130,7 +134,7 @@ def _handlers(thread: Thread) -> list[Exceptionate | str]:
 
 def _send(thread: Thread, excp_type: int, ate: Exceptionate, wait_for_it: bool,
           strategy: int = zx.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE,
-          synth_code: int = 0) -> ExceptionObject | None:
+          synth_code: int = 0, synth_data: int = 0) -> ExceptionObject | None:
     """Send one exception message to `ate`; block until its exception is closed (if
     `wait_for_it`). None if the channel is gone."""
     k = thread.kernel
@@ -148,7 +152,8 @@ def _send(thread: Thread, excp_type: int, ate: Exceptionate, wait_for_it: bool,
         return None
     thread.exc_channel_type = ate.channel_type
     if wait_for_it:
-        thread.exc_report = zx.zx_exception_report_t(type=excp_type, synth_code=synth_code & 0xFFFFFFFF)
+        thread.exc_report = zx.zx_exception_report_t(type=excp_type, synth_code=synth_code & 0xFFFFFFFF,
+                                                     synth_data=synth_data & 0xFFFFFFFF)
         try:
             k.sched.block(wait, zx.ZX_TIME_INFINITE)
         finally:
@@ -387,7 +392,39 @@ def set_exception_state(p: Process, h: Handle, value: Any) -> None:
     h.obj.state = value
 
 
+def sys_thread_raise_exception(p: Process, options: int, type: int, context: Any) -> None:
+    """zx_thread_raise_exception: raise a user exception (ZX_EXCP_USER) on the calling
+    thread, delivered to every job debugger channel from its job up to the root, in turn;
+    the thread waits while each holds it. Not fatal: with nobody listening, or whatever
+    the handlers answer, the call returns ZX_OK.
+
+    `options` must be ZX_EXCEPTION_TARGET_JOB_DEBUGGER, `type` ZX_EXCP_USER and `context`
+    a `zx_exception_context_t` (its `synth_code` and `synth_data` reach the handlers'
+    ZX_INFO_THREAD_EXCEPTION_REPORT); anything else is ZX_ERR_INVALID_ARGS. A call made
+    from plain Python has no thread to raise it on: nothing is delivered.
+    """
+    if (options != zx.ZX_EXCEPTION_TARGET_JOB_DEBUGGER or _type(options) is not int
+            or type != zx.ZX_EXCP_USER or _type(type) is not int
+            or not isinstance(context, zx.zx_exception_context_t)):
+        raise ZxError(zx.ZX_ERR_INVALID_ARGS)
+    code, data = arg_u32(context.synth_code), arg_u32(context.synth_data)
+    k = p.kernel
+    thread = k.sched.current
+    if thread is None or thread.process is not p or greenlet.getcurrent() is not thread.glet:
+        return None
+    job: Job | None = p.job
+    while job is not None:
+        for ate in list(job.debug_exceptionates):
+            if ate.bound():
+                if k.trace is not None:
+                    k.emit("exception", thread.koid, zx.ZX_EXCP_USER)
+                _send(thread, zx.ZX_EXCP_USER, ate, True, synth_code=code, synth_data=data)
+        job = job.parent
+    return None
+
+
 SYSCALLS: dict[str, Any] = {
+    "zx_thread_raise_exception": sys_thread_raise_exception,
     "zx_task_create_exception_channel": sys_task_create_exception_channel,
     "zx_exception_get_thread": sys_exception_get_thread,
     "zx_exception_get_process": sys_exception_get_process,
