@@ -21,6 +21,7 @@ from microsim.cli import main as cli_main
 from microsim.core.plugins import builtin_plugins
 from microsim.errors import Deadlock
 from microsim.runner import run_program
+from microsim.testing.workloads import ping_pong
 from microsim.trace import TraceError, load, records
 from microsim.trace.analysis import (
     NotFast,
@@ -893,36 +894,6 @@ def test_kinds_declared_late_are_checked_and_used(leak_run: tuple[str, Any], tmp
     assert "malformed y.seen record: what is str" in capsys.readouterr().err
 
 
-def _ping_pong(path: Path, rounds: int) -> None:
-    """Two threads passing a message back and forth, duplicating, signalling and closing a
-    handle each round: syscalls, handle events, signals, and a block and a wake per turn."""
-    with Kernel(seed=4, plugins=["vmo", "channel"], trace=str(path)) as k:
-        p = k.create_process("pingpong")
-        v = p.zx.vmo_create(4096, 0)
-        a, b = p.zx.channel_create(0)
-        inf = zx.ZX_TIME_INFINITE
-
-        def ping() -> None:
-            for _ in range(rounds):
-                h = p.zx.handle_duplicate(v, zx.ZX_RIGHT_SAME_RIGHTS)
-                p.zx.object_signal(h, 0, zx.ZX_USER_SIGNAL_0)
-                p.zx.channel_write(a, 0, b"ping", [])
-                p.zx.object_wait_one(a, zx.ZX_CHANNEL_READABLE, inf)
-                p.zx.channel_read(a, 0)
-                p.zx.handle_close(h)
-            p.zx.handle_close(a)
-
-        def pong() -> None:
-            while p.zx.object_wait_one(b, zx.ZX_CHANNEL_READABLE | zx.ZX_CHANNEL_PEER_CLOSED,
-                                       inf) & zx.ZX_CHANNEL_READABLE:
-                p.zx.channel_read(b, 0)
-                p.zx.channel_write(b, 0, b"pong", [])
-
-        k.create_thread(p, ping, name="ping")
-        k.create_thread(p, pong, name="pong")
-        k.run()
-
-
 def _long_deadlock(path: Path) -> None:
     """A thread blocks forever early; another makes a few thousand syscalls (many read
     chunks later) and then blocks too: the first call that never returned is recorded
@@ -996,7 +967,7 @@ def test_fast_readers_agree_with_the_careful_one(tmp_path: Path) -> None:
                     p.zx.handle_close(0x1234)
             p.zx.handle_close(v)
     pingpong = tmp_path / "pingpong.jsonl"  # two threads over many chunks
-    _ping_pong(pingpong, 3000)
+    ping_pong(str(pingpong), rounds=3000, seed=4)
     deadlock = tmp_path / "deadlock.jsonl"  # calls that never returned
     run_program(PROGRAMS / "deadlock.py", seed=0, trace=str(deadlock))
     late = tmp_path / "late.jsonl"  # ... one of them recorded chunks after it blocked
@@ -1013,7 +984,7 @@ def _variants(tmp_path: Path) -> dict[str, bytes]:
     """Traces the fast reader must read as `scan` does: cut short, late kinds, old
     records; and bad ones, whose errors must be the same."""
     good = tmp_path / "good.jsonl"
-    _ping_pong(good, 400)
+    ping_pong(str(good), rounds=400, seed=4)
     data = good.read_bytes()
     lines = data.splitlines(keepends=True)
     mid = len(lines) // 2
@@ -1105,3 +1076,12 @@ def test_thread_state_columns_are_its_intervals(tmp_path: Path, deadlock_run: tu
         (1, 100, 50, "running"), (1, 150, 50, "blocked: x"), (1, 200, 100, "ready"), (1, 300, 10, "running"),
         (1, 310, 90, "running"), (1, 400, 600, "ready"), (2, 0, 10, "ready"), (2, 10, 10, "running"),
         (2, 20, 10, "running"), (2, 30, 20, "ready")]
+
+
+def test_ping_pong_workload_runs_to_a_number_of_events_or_rounds(tmp_path: Path) -> None:
+    path = tmp_path / "pp.jsonl"
+    lines = ping_pong(str(path), events=5000)
+    assert 5000 <= lines < 5100  # whole rounds, then the threads wind down
+    assert summarize(str(path))["deadlocks"] == []
+    with pytest.raises(ValueError):
+        ping_pong(str(path))

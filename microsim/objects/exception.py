@@ -209,14 +209,7 @@ def lifecycle(thread: Thread, excp_type: int) -> None:
     proc = thread.process
     k = thread.kernel
     if excp_type == zx.ZX_EXCP_THREAD_STARTING and thread.first_thread:
-        job: Job | None = proc.job
-        while job is not None:
-            for ate in list(job.debug_exceptionates):
-                if ate.bound():
-                    if k.trace is not None:
-                        k.emit("exception", thread.koid, zx.ZX_EXCP_PROCESS_STARTING)
-                    _send(thread, zx.ZX_EXCP_PROCESS_STARTING, ate, True)
-            job = job.parent
+        _to_job_debuggers(thread, zx.ZX_EXCP_PROCESS_STARTING)
     for ate in list(proc.debug_exceptionates):
         if ate.bound():
             if k.trace is not None:
@@ -225,6 +218,21 @@ def lifecycle(thread: Thread, excp_type: int) -> None:
             if excp_type == zx.ZX_EXCP_THREAD_EXITING:
                 thread.exiting = True
             _send(thread, excp_type, ate, wait)
+
+
+def _to_job_debuggers(thread: Thread, excp_type: int, synth_code: int = 0, synth_data: int = 0) -> None:
+    """Deliver an exception to every job debugger channel from `thread`'s job up to the
+    root, in turn, each holding the thread until it closes the exception (Zircon's
+    OnProcessStartForJobDebugger / OnUserExceptionForJobDebugger)."""
+    k = thread.kernel
+    job: Job | None = thread.process.job
+    while job is not None:
+        for ate in list(job.debug_exceptionates):
+            if ate.bound():
+                if k.trace is not None:
+                    k.emit("exception", thread.koid, excp_type)
+                _send(thread, excp_type, ate, True, synth_code=synth_code, synth_data=synth_data)
+        job = job.parent
 
 
 def exception_type_of(error: BaseException) -> int:
@@ -412,14 +420,7 @@ def sys_thread_raise_exception(p: Process, options: int, type: int, context: Any
     thread = k.sched.current
     if thread is None or thread.process is not p or greenlet.getcurrent() is not thread.glet:
         return None
-    job: Job | None = p.job
-    while job is not None:
-        for ate in list(job.debug_exceptionates):
-            if ate.bound():
-                if k.trace is not None:
-                    k.emit("exception", thread.koid, zx.ZX_EXCP_USER)
-                _send(thread, zx.ZX_EXCP_USER, ate, True, synth_code=code, synth_data=data)
-        job = job.parent
+    _to_job_debuggers(thread, zx.ZX_EXCP_USER, code, data)
     return None
 
 
