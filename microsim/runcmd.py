@@ -211,8 +211,9 @@ def _single(args: argparse.Namespace, out: Console, err: Console) -> int:
                         strace=sys.stderr if args.strace else None)
         r.schedule = str(strat.schedule(seed))
     out.print(f"seed {r.seed}: {'ok' if r.ok else 'FAILED'}", markup=False)
-    out.print(f"syscalls {r.syscalls}, errors {r.errors}, objects alive {r.live_objects}, "
-              f"handles leaked at exit {r.leaked_handles}", markup=False)
+    unreturned = f" ({r.unreturned} did not return)" if r.unreturned else ""
+    out.print(f"syscalls {r.syscalls}{unreturned}, errors {r.errors}, objects alive at the end "
+              f"{r.live_objects}, handles leaked at exit {r.leaked_handles}", markup=False)
     if args.trace:
         out.print(f"trace written to {args.trace}", markup=False)
         out.print(trace_summary.render_text(trace_summary.summarize(args.trace)), markup=False)

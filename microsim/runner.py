@@ -348,8 +348,13 @@ class RunResult:
     ok: bool
     error: str = ""
     trace: str | None = None
+    # Syscalls made (those that never returned included), those that returned an error,
+    # and those that never returned (their thread blocked for good, or was killed).
     syscalls: int = 0
     errors: int = 0
+    unreturned: int = 0
+    # Objects alive once the kernel shut down (its root job aside): what `trace leaks`
+    # reports as alive at the end of the trace.
     live_objects: int = 0
     leaked_handles: int = 0
     # The root process's return code (main's return value, or Zircon's kill codes).
@@ -373,7 +378,7 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
     program prints into `RunResult.output` instead of letting it through. `strace`: a
     text stream for the live strace-style view of every syscall (`Kernel(strace=...)`).
     """
-    counts = {"syscalls": 0, "errors": 0}
+    counts = {"syscalls": 0, "returned": 0, "errors": 0}
     result = RunResult(seed=seed, ok=True, trace=trace)
     buffer = io.StringIO() if capture else None
     with contextlib.ExitStack() as stack:
@@ -384,12 +389,15 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         if strategy is not None:
             kernel.sched.set_strategy(strategy(kernel))
 
-        def count(call: Any) -> None:
+        def made(call: Any) -> None:
             counts["syscalls"] += 1
+
+        def returned(call: Any) -> None:
+            counts["returned"] += 1
             if call.status != zx.ZX_OK:
                 counts["errors"] += 1
 
-        kernel.observe_syscalls("*", exit=count)
+        kernel.observe_syscalls("*", enter=made, exit=returned)
         root = spawn(kernel, path, args=args)
         try:
             kernel.run()
@@ -415,12 +423,14 @@ def run_program(path: Program, *, seed: int = 0, trace: str | None = None, args:
         if code and result.ok:
             result.ok = False
             result.error = f"the program exited with code {code}"
-        result.syscalls = counts["syscalls"]
-        result.errors = counts["errors"]
-        result.leaked_handles = kernel.leaked_handles()
-        live = [o for o in kernel.objects.values() if o.type_name not in ("process", "thread", "vmar", "job")]
-        result.live_objects = len(live)
         del root
+    # After shutdown (the ExitStack closed the kernel: blocked threads unwound, every
+    # process ended), as the trace's own end sees it.
+    result.syscalls = counts["syscalls"]
+    result.errors = counts["errors"]
+    result.unreturned = counts["syscalls"] - counts["returned"]
+    result.leaked_handles = kernel.leaked_handles()
+    result.live_objects = sum(1 for o in kernel.objects.values() if o is not kernel.root_job)
     if buffer is not None:
         result.output = buffer.getvalue()
     return result

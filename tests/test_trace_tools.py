@@ -201,8 +201,14 @@ def test_leaks_agree_with_microsim_run(leak_run: tuple[str, Any], deadlock_run: 
     assert sorted(h["created_by"] for h in found["handles"]) == ["zx_channel_create", "zx_vmo_create"]
     assert all(h["closed"] == "process exit" for h in found["handles"])
     assert found["closed_by_program"] == 1 and found["closed_by_exit"] == 2
+    assert run.live_objects == len(found["objects"])
     path, run = deadlock_run
     assert run.leaked_handles == len(leaks(path)["handles"]) == 8
+    # Objects alive at the end and syscalls made agree too, for a run that deadlocked.
+    assert run.live_objects == len(leaks(path)["objects"]) == 0
+    s = summarize(path)
+    assert run.syscalls == sum(s["syscalls"].values()) == 12
+    assert run.unreturned == sum(s["did_not_return"].values()) == 3
     assert leaks(demo_trace)["handles"] == []
     assert run_program(EXAMPLES / "demo.py", seed=1).leaked_handles == 0
 
