@@ -53,6 +53,7 @@ __all__ = [
     "Wait",
     "WaitQueue",
     "deadline_after",
+    "slack_fire_time",
     "sleep_until",
     "wait_signals",
     "wait_signals_many",
@@ -65,6 +66,34 @@ _INFINITE = zx.ZX_TIME_INFINITE
 _HANDLE_CLOSED = zx.ZX_SIGNAL_HANDLE_CLOSED
 
 Description = str | Callable[[], str]
+
+
+def slack_fire_time(kernel: Kernel, deadline: int, slack: int, mode: int) -> int:
+    """When a deadline with `slack` fires: a time in Zircon's window for `mode`
+    (ZX_TIMER_SLACK_CENTER [d-s, d+s], _EARLY [d-s, d], _LATE [d, d+s]), never before now,
+    drawn from the seed; `deadline` itself with no slack or an infinite deadline."""
+    if slack <= 0 or deadline == _INFINITE:
+        return deadline
+    lo, hi = deadline - slack, deadline + slack
+    if mode == zx.ZX_TIMER_SLACK_EARLY:
+        hi = deadline
+    elif mode == zx.ZX_TIMER_SLACK_LATE:
+        lo = deadline
+    lo = max(lo, kernel.now)
+    hi = min(max(hi, lo), _INFINITE)  # saturating, as Zircon's deadlines do
+    return kernel.random("timer_slack").randint(lo, hi)
+
+
+def _with_policy_slack(kernel: Kernel, deadline: int) -> int:
+    """A blocking wait's deadline under the calling process's job timer-slack policy
+    (Zircon: `Deadline(deadline, up->GetTimerSlackPolicy())` in every blocking syscall)."""
+    if deadline == _INFINITE:
+        return deadline
+    t = kernel.sched.current
+    if t is None:  # a call made from plain Python: no process policy applies
+        return deadline
+    amount, mode = t.process.timer_slack()
+    return slack_fire_time(kernel, deadline, amount, mode) if amount else deadline
 
 
 def deadline_after(kernel: Kernel, nanoseconds: int) -> int:
@@ -84,7 +113,8 @@ def sleep_until(
     """Block the calling thread until virtual time reaches `deadline` (zx_nanosleep)."""
     if deadline <= kernel.now:
         return
-    kernel.sched.block(Wait(description or (lambda: f"sleep(until {deadline})"), reason), deadline)
+    kernel.sched.block(Wait(description or (lambda: f"sleep(until {deadline})"), reason),
+                       _with_policy_slack(kernel, deadline))
 
 
 # --------------------------------------------------------------------------- signals
@@ -160,7 +190,7 @@ def wait_signals(
         raise ZxError(_TIMED_OUT, observed=current)
     w = _SignalWait(obj, handle, signals, reason, description)
     obj.add_observer(w)
-    status = kernel.sched.block(w, deadline)
+    status = kernel.sched.block(w, _with_policy_slack(kernel, deadline))
     if status == _OK:
         return w.observed
     raise ZxError(status, observed=obj.signals if status == _TIMED_OUT else w.observed)
@@ -237,7 +267,7 @@ def wait_signals_many(
     w = _ManyWait(entries, reason, description)
     for item in w.items:
         item.obj.add_observer(item)
-    status = kernel.sched.block(w, deadline)
+    status = kernel.sched.block(w, _with_policy_slack(kernel, deadline))
     if status == _OK:
         return w.observed
     if status == _TIMED_OUT:
@@ -340,7 +370,7 @@ class WaitQueue:
         self._waiters.append(w)
         if handle is not None:
             handle.obj.add_observer(w)
-        status = kernel.sched.block(w, deadline)
+        status = kernel.sched.block(w, _with_policy_slack(kernel, deadline))
         if status != _OK:
             raise ZxError(status)
         return w.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from microsim import ZxError, zx
@@ -9,6 +11,7 @@ from microsim.objects.process import Process
 from microsim.testing.calls import status
 
 SIG = zx.ZX_TIMER_SIGNALED
+MS = 1_000_000
 
 
 
@@ -158,3 +161,62 @@ def test_restarting_does_not_accumulate_deadlines(p: Process) -> None:
     assert len(k.sched.timers) < 2000 and k.sched.armed_deadlines == 1
     assert status(p.zx.object_wait_one, t, SIG, p.zx.deadline_after(1_000_000)) == zx.ZX_ERR_TIMED_OUT
     p.zx.timer_cancel(t)
+
+
+def _slack_job(k: Any, host: Process, slack: int, mode: int) -> tuple[int, Any]:
+    """A child job with a ZX_JOB_POL_TIMER_SLACK policy, and a process in it."""
+    job = host.zx.job_create(host.zx.job_default(), 0)
+    host.zx.job_set_policy(job, zx.ZX_JOB_POL_RELATIVE, zx.ZX_JOB_POL_TIMER_SLACK,
+                           [zx.zx_policy_timer_slack_t(min_slack=slack, default_mode=mode)])
+    job_obj = k.objects[host.zx.object_get_info(job, zx.ZX_INFO_HANDLE_BASIC).koid]
+    return job, k.create_process("slack", job=job_obj)
+
+
+def test_job_timer_slack_policy_is_the_least_slack_of_a_timer(make_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = make_kernel(plugins=["timer"])
+    host = k.create_process("host")
+    _, p = _slack_job(k, host, 10 * MS, zx.ZX_TIMER_SLACK_LATE)
+    t = p.zx.timer_create(zx.ZX_TIMER_SLACK_EARLY, zx.ZX_CLOCK_MONOTONIC)
+    deadline = p.zx.deadline_after(50 * MS)
+    p.zx.timer_set(t, deadline, 0)
+    assert p.zx.object_get_info(t, zx.ZX_INFO_TIMER).slack == 10 * MS  # the policy's
+    p.zx.timer_set(t, deadline, 20 * MS)
+    assert p.zx.object_get_info(t, zx.ZX_INFO_TIMER).slack == 20 * MS  # the caller's, larger
+    # The timer's own mode (EARLY) places it: it fires within [d - 20 ms, d].
+    p.zx.object_wait_one(t, SIG, zx.ZX_TIME_INFINITE)
+    assert deadline - 20 * MS <= k.now <= deadline + 2 * k.syscall_ns
+    # Outside the job, no policy: the slack is the caller's.
+    t2 = host.zx.timer_create(0, zx.ZX_CLOCK_MONOTONIC)
+    host.zx.timer_set(t2, host.zx.deadline_after(MS), 0)
+    assert host.zx.object_get_info(t2, zx.ZX_INFO_TIMER).slack == 0
+
+
+@pytest.mark.parametrize("mode", [zx.ZX_TIMER_SLACK_EARLY, zx.ZX_TIMER_SLACK_LATE, zx.ZX_TIMER_SLACK_CENTER])
+def test_job_timer_slack_policy_moves_blocking_deadlines(make_kernel, mode: int) -> None:  # type: ignore[no-untyped-def]
+    """A thread's waits take its job's slack (Zircon's `Deadline(d, GetTimerSlackPolicy())`):
+    each wakes somewhere in the mode's window, drawn from the seed."""
+    slack = 5 * MS
+    woke: list[tuple[int, int]] = []
+    k = make_kernel(plugins=["timer", "event"])
+    host = k.create_process("host")
+    _, p = _slack_job(k, host, slack, mode)
+    e = p.zx.event_create(0)
+
+    def sleeper() -> None:
+        for i in range(20):
+            d = p.zx.deadline_after(MS)
+            if i % 2:
+                p.zx.nanosleep(d)
+            else:
+                with pytest.raises(ZxError):
+                    p.zx.object_wait_one(e, zx.ZX_EVENT_SIGNALED, d)
+            woke.append((d, k.now))
+
+    k.create_thread(p, sleeper, name="sleeper")
+    k.run()
+    lo = -slack if mode != zx.ZX_TIMER_SLACK_LATE else 0
+    hi = slack if mode != zx.ZX_TIMER_SLACK_EARLY else 0
+    cost = 2 * k.syscall_ns
+    offsets = [now - d for d, now in woke]
+    assert all(lo <= off <= hi + cost for off in offsets)
+    assert len(set(offsets)) > 5  # drawn, not fixed

@@ -184,6 +184,12 @@ class Process(KernelObject):
             k.emit("startup_handles", self.koid, [self_handle, root_vmar_handle, job_handle])
 
     # ------------------------------------------------------------------ job policy
+    def timer_slack(self) -> tuple[int, int]:
+        """The job's ZX_JOB_POL_TIMER_SLACK policy: (minimum slack in ns, default mode)
+        (Zircon's `ProcessDispatcher::GetTimerSlackPolicy`)."""
+        job = self.job
+        return job.timer_slack if job is not None else (0, zx.ZX_TIMER_SLACK_CENTER)
+
     def enforce_policy(self, condition: int) -> None:
         """Apply the job policy for `condition` (a ZX_POL_NEW_* ...) to a syscall of this
         process: returns to proceed; raises ZX_ERR_ACCESS_DENIED for DENY; raises

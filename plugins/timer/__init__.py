@@ -15,7 +15,8 @@
 Virtual time: an armed timer is a scheduler deadline, so when every thread is blocked
 time jumps to it, and it fires as soon as time passes it. The firing time is drawn, from
 the kernel seed, in Zircon's slack window: CENTER [d-s, d+s], EARLY [d-s, d], LATE
-[d, d+s] (exactly d when the slack is 0).
+[d, d+s] (exactly d when the slack is 0). The slack is the larger of the caller's and its
+job's ZX_JOB_POL_TIMER_SLACK minimum, as in Zircon (ZX_INFO_TIMER shows that one).
 
 Limits: deadlines and slack are int64 nanoseconds; other values are ZX_ERR_INVALID_ARGS.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from microsim import hookimpl, zx
+from microsim.blocking import slack_fire_time
 from microsim.core.handle import Handle
 from microsim.core.object import KernelObject
 from microsim.core.sched import Deadline
@@ -36,7 +38,6 @@ from microsim.objects.process import Process
 description = "timers: one-shot deadlines on virtual time that assert ZX_TIMER_SIGNALED"
 
 _SIGNALED = zx.ZX_TIMER_SIGNALED
-_I64_MAX = (1 << 63) - 1
 
 
 class Timer(KernelObject):
@@ -64,17 +65,9 @@ class Timer(KernelObject):
         self.slack = 0
 
     def fire_time(self, deadline: int, slack: int) -> int:
-        """When an armed timer fires: within the slack window, drawn from the seed."""
-        if slack == 0:
-            return deadline
-        lo, hi = deadline - slack, deadline + slack
-        if self.options == zx.ZX_TIMER_SLACK_EARLY:
-            hi = deadline
-        elif self.options == zx.ZX_TIMER_SLACK_LATE:
-            lo = deadline
-        lo = max(lo, self.kernel.now)
-        hi = min(max(hi, lo), _I64_MAX)
-        return self.kernel.random("timer_slack").randint(lo, hi)
+        """When an armed timer fires: within the slack window of its mode (its create
+        options), drawn from the seed."""
+        return slack_fire_time(self.kernel, deadline, slack, self.options)
 
     def fire(self) -> None:
         """The armed deadline was reached: assert SIGNALED (one-shot)."""
@@ -129,6 +122,9 @@ def sys_timer_set(p: Process, handle: int, deadline: int, slack: int) -> None:
     if deadline <= k.now:
         t.update_signals(0, _SIGNALED)
         return None
+    # Zircon: the effective slack is the larger of the caller's and the job's timer-slack
+    # policy (slack can only grow); ZX_INFO_TIMER shows the effective one.
+    slack = max(slack, p.timer_slack()[0])
     t.deadline = deadline
     t.slack = slack
     t.armed = k.sched.call_at(t.fire_time(deadline, slack), t.fire, f"timer(koid {t.koid})")
