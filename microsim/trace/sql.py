@@ -89,6 +89,46 @@ def _status_name(status: int | None) -> str:
     return name
 
 
+class _Tasks:
+    """The rows of `objects`, `processes` and `threads`, filled from the records that make,
+    end and start them (the same for the careful and the fast load)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, list[Any]] = {}
+        self.processes: dict[int, list[Any]] = {}
+        self.threads: dict[int, list[Any]] = {}
+
+    def created(self, rec: dict[str, Any]) -> None:
+        """An `object_created` record."""
+        koid = rec["koid"]
+        self.objects[koid] = [koid, rec["type"], rec.get("obj_type"), None, rec.get("owner"),
+                              rec.get("related_koid"), rec["t"], rec["sc"], None]
+        if rec["type"] == "process":
+            self.processes[koid] = [koid, None, rec.get("owner"), rec["t"], None, None, None]
+        elif rec["type"] == "thread":
+            self.threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None, None]
+
+    def destroyed(self, rec: dict[str, Any]) -> None:
+        """An `object_destroyed` record."""
+        o = self.objects.get(rec["koid"])
+        if o is not None:
+            o[8] = rec["t"]
+
+    def exited(self, rec: dict[str, Any]) -> None:
+        """A `process_exit` record."""
+        p = self.processes.setdefault(rec["process"], [rec["process"], None, None, None, None, None, None])
+        p[4:7] = rec["t"], rec["code"], rec.get("reason", "exit")
+
+    def thread_state(self, thread: Any, state: Any, t: Any, detail: Any) -> None:
+        """A `thread_state` record: only a start and an exit change `threads`."""
+        th = self.threads.get(thread)
+        if th is not None:
+            if state == "start":
+                th[3] = t
+            elif state == "exit":
+                th[4], th[5] = t, detail or None
+
+
 def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None = None) -> dict[str, int]:
     """Load trace `path` into the (empty) database `db`; returns row counts per table."""
     info = info or TraceInfo()
@@ -118,9 +158,7 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
     counts = dict.fromkeys(rows, 0)
     open_handles: dict[tuple[int, int], list[Any]] = {}
     handle_koid: dict[tuple[int, int], int] = {}
-    objects: dict[int, list[Any]] = {}
-    processes: dict[int, list[Any]] = {}
-    threads: dict[int, list[Any]] = {}
+    tasks = _Tasks()
     sys_rows = rows["syscalls"]
     h_rows = rows["handles"]
     sig_rows = rows["signals"]
@@ -159,31 +197,17 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
                              rec["signals"], 0, 1))
         elif kind == "object_created":
             names.see(rec)
-            koid = rec["koid"]
-            objects[koid] = [koid, rec["type"], rec.get("obj_type"), None, rec.get("owner"),
-                             rec.get("related_koid"), rec["t"], rec["sc"], None]
-            if rec["type"] == "process":
-                processes[koid] = [koid, None, rec.get("owner"), rec["t"], None, None, None]
-            elif rec["type"] == "thread":
-                threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None, None]
+            tasks.created(rec)
         elif kind == "object_destroyed":
-            o = objects.get(rec["koid"])
-            if o is not None:
-                o[8] = rec["t"]
+            tasks.destroyed(rec)
         elif kind == "name":
             names.see(rec)
         elif kind == "thread_state":
             states.thread_state(rec)
             rows["thread_states"].append((rec["t"], rec["sc"], rec["thread"], rec["state"], rec.get("detail")))
-            th = threads.get(rec["thread"])
-            if th is not None:
-                if rec["state"] == "start":
-                    th[3] = rec["t"]
-                elif rec["state"] == "exit":
-                    th[4], th[5] = rec["t"], rec.get("detail") or None
+            tasks.thread_state(rec["thread"], rec["state"], rec["t"], rec.get("detail"))
         elif kind == "process_exit":
-            p = processes.setdefault(rec["process"], [rec["process"], None, None, None, None, None, None])
-            p[4:7] = rec["t"], rec["code"], rec.get("reason", "exit")
+            tasks.exited(rec)
         elif kind == "deadlock":
             for b in rec["blocked"]:
                 if isinstance(b, dict):
@@ -204,7 +228,7 @@ def load(path: str | IO[bytes], db: sqlite3.Connection, info: TraceInfo | None =
         if batch:
             db.executemany(inserts[table], batch)
             counts[table] += len(batch)
-    return _finish(db, names, objects, processes, threads, states, info, counts)
+    return _finish(db, names, tasks, states, info, counts)
 
 
 _TABLES = ("processes", "threads", "syscalls", "objects", "handles", "signals", "thread_states",
@@ -479,9 +503,7 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
     counts = dict.fromkeys(("syscalls", "handles", "signals", "thread_states", "events", "deadlocks"), 0)
     open_handles: dict[tuple[int, int], list[Any]] = {}
     handle_koid: dict[tuple[int, int], int] = {}
-    objects: dict[int, list[Any]] = {}
-    processes: dict[int, list[Any]] = {}
-    threads: dict[int, list[Any]] = {}
+    tasks = _Tasks()
     status_names = _STATUS_NAMES
     named_args = _Args()
     none_to = {None: _NULL_INT}.get
@@ -523,12 +545,7 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
             ts_thread, ts_state, ts_detail = f.index("thread"), f.index("state"), f.index("detail")
             ends = map(_START_OR_EXIT.__contains__, c[ts_state])
             for row in itertools.compress(sel, ends):
-                th = threads.get(row[ts_thread])
-                if th is not None:
-                    if row[ts_state] == "start":
-                        th[3] = row[1]
-                    else:
-                        th[4], th[5] = row[1], row[ts_detail] or None
+                tasks.thread_state(row[ts_thread], row[ts_state], row[1], row[ts_detail])
         idx = dict.fromkeys(cols, 0)
         if "handle_created" in cols:
             hc = cols["handle_created"][1]
@@ -555,30 +572,16 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
                     h_rows.append(tuple(hrow))
             elif kind == "thread_state":
                 row = cols[kind][0][i]
-                th = threads.get(row[ts_thread])
-                if th is not None:
-                    if row[ts_state] == "start":
-                        th[3] = row[1]
-                    elif row[ts_state] == "exit":
-                        th[4], th[5] = row[1], row[ts_detail] or None
+                tasks.thread_state(row[ts_thread], row[ts_state], row[1], row[ts_detail])
             else:
                 rec = dict(zip(kind_names[kind], cols[kind][0][i]))
                 if kind == "object_created":
                     names.see(rec)
-                    koid = rec["koid"]
-                    objects[koid] = [koid, rec["type"], rec.get("obj_type"), None, rec.get("owner"),
-                                     rec.get("related_koid"), rec["t"], rec["sc"], None]
-                    if rec["type"] == "process":
-                        processes[koid] = [koid, None, rec.get("owner"), rec["t"], None, None, None]
-                    elif rec["type"] == "thread":
-                        threads[koid] = [koid, rec.get("owner") or rec.get("related_koid"), None, None, None, None]
+                    tasks.created(rec)
                 elif kind == "object_destroyed":
-                    o = objects.get(rec["koid"])
-                    if o is not None:
-                        o[8] = rec["t"]
+                    tasks.destroyed(rec)
                 elif kind == "process_exit":
-                    p = processes.setdefault(rec["process"], [rec["process"], None, None, None, None, None, None])
-                    p[4:7] = rec["t"], rec["code"], rec.get("reason", "exit")
+                    tasks.exited(rec)
         if "syscall" in groups:
             c = sys_cols
             inserts["syscalls"].add([
@@ -630,14 +633,14 @@ def _load_fast(path: str, db: sqlite3.Connection, info: TraceInfo) -> dict[str, 
     for table, inserter in inserts.items():
         inserter.flush()
         counts[table] += inserter.count
-    return _finish(db, names, objects, processes, threads, states, info, counts)
+    return _finish(db, names, tasks, states, info, counts)
 
 
-def _finish(db: sqlite3.Connection, names: Any, objects: dict[int, list[Any]],
-            processes: dict[int, list[Any]], threads: dict[int, list[Any]], states: Any,
+def _finish(db: sqlite3.Connection, names: Any, tasks: _Tasks, states: Any,
             info: TraceInfo, counts: dict[str, int]) -> dict[str, int]:
     """The end of both loads: name the objects, processes and threads, insert them and the
     thread-state slices, build the indexes and commit; returns the row counts."""
+    objects, processes, threads = tasks.objects, tasks.processes, tasks.threads
     for koid, o in objects.items():
         o[3] = names.name.get(koid)
     for pid, proc in processes.items():
